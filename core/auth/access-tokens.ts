@@ -1,0 +1,34 @@
+import jwt from 'jsonwebtoken';
+
+// Short-lived access tokens: a signed JWT that any web process can check without a database
+// round trip. Refresh tokens are opaque and live in the database (see refresh-tokens.ts).
+
+export interface AccessClaims {
+  userId: number;
+  isStaff: boolean;
+}
+
+const ISSUER = 'shop';
+
+export function signAccessToken(claims: AccessClaims, secret: string, ttlSeconds: number): string {
+  return jwt.sign({ staff: claims.isStaff, typ: 'access' }, secret, {
+    algorithm: 'HS256',
+    subject: String(claims.userId),
+    issuer: ISSUER,
+    expiresIn: ttlSeconds,
+  });
+}
+
+/** The token's claims, or null when it is malformed, forged, expired or not an access token. */
+export function verifyAccessToken(token: string, secret: string): AccessClaims | null {
+  try {
+    // Pinning the algorithm refuses "alg: none" and key-confusion tricks.
+    const payload = jwt.verify(token, secret, { algorithms: ['HS256'], issuer: ISSUER });
+    if (typeof payload !== 'object' || payload.typ !== 'access') return null;
+    const userId = Number(payload.sub);
+    if (!Number.isSafeInteger(userId) || userId <= 0) return null;
+    return { userId, isStaff: payload.staff === true };
+  } catch {
+    return null;
+  }
+}

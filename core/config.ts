@@ -1,0 +1,46 @@
+import { z } from 'zod';
+
+// Every setting the service reads from the environment, parsed once at start-up so a typo
+// fails loudly here instead of deep inside a request. `.env.example` documents each one.
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Unset: `npm start` runs an embedded PostgreSQL under .data/ (development only).
+  DATABASE_URL: z.string().optional(),
+  DATABASE_POOL_MAX: z.coerce.number().int().positive().default(10),
+  // Port for the embedded PostgreSQL; 5432 is usually a system server's.
+  EMBEDDED_PG_PORT: z.coerce.number().int().positive().default(54329),
+  // Unset: suggestion cache and rate-limit counters live in process memory (one process only).
+  REDIS_URL: z.string().optional(),
+  // Prefix for every Redis key, so several deployments (or test runs) can share one Redis.
+  REDIS_KEY_PREFIX: z.string().default('shop:'),
+  // Required in production; in development a random secret is generated and kept in .data/.
+  JWT_SECRET: z.string().min(32).optional(),
+  ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().positive().default(15 * 60),
+  REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().positive().default(30 * 24 * 3600),
+  SUGGEST_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(20),
+  LOGIN_RATE_LIMIT_PER_15_MINUTES: z.coerce.number().int().positive().default(10),
+  // Unset: confirmation emails are written to .data/mail/ instead of sent.
+  SMTP_URL: z.string().optional(),
+  MAIL_FROM: z.string().default('Shop <orders@shop.local>'),
+  // Largest JSON body a client may send; larger bodies get 413.
+  BODY_LIMIT: z.string().default('100kb'),
+  // Proxy headers (X-Forwarded-For) are trusted only behind a known proxy, else clients could
+  // pick their own rate-limit bucket.
+  TRUST_PROXY: z.stringbool().default(false),
+});
+
+export type Config = z.infer<typeof envSchema>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new Error(`Invalid environment: ${problems.join('; ')}`);
+  }
+  if (parsed.data.NODE_ENV === 'production' && !parsed.data.JWT_SECRET) {
+    throw new Error('JWT_SECRET must be set (32+ characters) when NODE_ENV=production');
+  }
+  return parsed.data;
+}

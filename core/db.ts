@@ -1,0 +1,21 @@
+import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+
+// PostgreSQL returns bigint (COUNT, SUM, bigserial) as strings because they may exceed 2^53.
+// Our counts and ids stay far below that, and JSON clients expect numbers.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value, 10));
+// numeric stays a string on purpose: money is a decimal string ("49999.00"), never a float.
+
+export type Db = Knex;
+
+export function createDb(connectionString: string, poolMax = 10): Db {
+  return knexFactory({
+    client: 'pg',
+    connection: { connectionString, application_name: 'shop' },
+    pool: { min: 0, max: poolMax },
+    migrations: { directory: migrationsDir, loadExtensions: ['.ts'] },
+  });
+}
+
+export const migrationsDir = new URL('../db/migrations', import.meta.url).pathname;
+export const seedsDir = new URL('../db/seeds', import.meta.url).pathname;

@@ -1,0 +1,37 @@
+// `npm start`: the whole service in one process for development. Uses DATABASE_URL when set,
+// otherwise an embedded PostgreSQL under .data/; migrates, seeds an empty catalog, then serves.
+import { join } from 'node:path';
+import { loadConfig } from '../core/config.ts';
+import { startEmbeddedPostgres } from '../core/embedded-postgres.ts';
+import { createLogger } from '../core/logger.ts';
+import { migrateToLatest, seedIfEmpty } from '../core/migrate.ts';
+import { dataDir } from '../core/paths.ts';
+import { openServices } from '../core/services.ts';
+import { stopOnSignal } from '../core/shutdown.ts';
+import { createApp } from './app.ts';
+import { close, listen } from './listen.ts';
+
+const config = loadConfig();
+const log = createLogger(config.LOG_LEVEL);
+
+const embedded = config.DATABASE_URL
+  ? null
+  : await startEmbeddedPostgres({
+      dataDir: join(dataDir, 'postgres'),
+      port: config.EMBEDDED_PG_PORT,
+      database: 'shop',
+      log: (message) => log.info(message),
+    });
+if (embedded) log.info({ port: config.EMBEDDED_PG_PORT }, 'embedded PostgreSQL running (DATABASE_URL is unset)');
+
+const services = await openServices(config, log, config.DATABASE_URL ?? embedded!.url);
+await migrateToLatest(services.db, log);
+await seedIfEmpty(services.db, log);
+const server = await listen(createApp(services), config.PORT);
+log.info(`shop is running at http://localhost:${config.PORT}/ (API docs at /docs)`);
+
+stopOnSignal(log, async () => {
+  await close(server);
+  await services.close();
+  await embedded?.stop();
+});

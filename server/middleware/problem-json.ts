@@ -1,0 +1,48 @@
+import type { Middleware } from 'koa';
+import { STATUS_CODES } from 'node:http';
+import { Problem } from '../../core/problems.ts';
+import type { Logger } from '../../core/logger.ts';
+
+// Turns every error into an RFC 9457 problem+json body. Client errors keep their message;
+// server errors are logged with their stack and answered with a generic text, so no stack
+// trace or SQL ever reaches a client.
+export function problemJson(log: Logger): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        throw new Problem(404, 'Not Found', `No route for ${ctx.method} ${ctx.path}`);
+      }
+    } catch (error) {
+      const problem = toProblem(error);
+      if (problem.status >= 500) log.error({ err: error, method: ctx.method, path: ctx.path }, 'request failed');
+      ctx.status = problem.status;
+      ctx.set(problem.headers);
+      ctx.type = 'application/problem+json';
+      ctx.body = {
+        type: 'about:blank',
+        title: problem.title,
+        status: problem.status,
+        detail: problem.message,
+        ...(problem.errors ? { errors: problem.errors } : {}),
+      };
+    }
+  };
+}
+
+function toProblem(error: unknown): Problem {
+  if (error instanceof Problem) return error;
+  // http-errors thrown by koa, koa-body and the router (413, 415, 405, 429, ...) carry a status
+  // and say whether their message is safe to show.
+  const status = (error as { status?: unknown })?.status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const httpError = error as { message: string; expose?: boolean; headers?: Record<string, unknown> };
+    const title = STATUS_CODES[status] ?? 'Client Error';
+    const headers = Object.fromEntries(
+      Object.entries(httpError.headers ?? {}).map(([name, value]) => [name, String(value)]),
+    );
+    if (status === 429) headers['Retry-After'] = String(Math.max(1, Number(headers['Retry-After'] ?? 1)));
+    return new Problem(status, title, httpError.expose === false ? title : httpError.message, undefined, headers);
+  }
+  return new Problem(500, 'Internal Server Error', 'The server could not complete the request.');
+}

@@ -1,0 +1,51 @@
+import type { Server } from 'node:http';
+import { loadConfig, type Config } from '../../core/config.ts';
+import { createLogger } from '../../core/logger.ts';
+import { openServices, type OpenServices } from '../../core/services.ts';
+import { createApp } from '../../server/app.ts';
+import { close, listen } from '../../server/listen.ts';
+import { testEnvironment } from './environment.ts';
+
+export interface TestApp {
+  /** Base URL, e.g. http://127.0.0.1:41234 */
+  url: string;
+  services: OpenServices;
+  /** fetch() relative to the app; JSON bodies are encoded for you. */
+  request(path: string, init?: { method?: string; body?: unknown; token?: string; headers?: Record<string, string> }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** Starts the real app on an ephemeral port against the run's database (and Redis if any). */
+export async function startTestApp(overrides: Partial<Record<keyof Config, string>> = {}): Promise<TestApp> {
+  const environment = testEnvironment();
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    DATABASE_URL: environment.databaseUrl,
+    JWT_SECRET: 'test-secret-that-is-at-least-32-characters-long',
+    ...(environment.redisUrl ? { REDIS_URL: environment.redisUrl, REDIS_KEY_PREFIX: environment.redisKeyPrefix } : {}),
+    ...overrides,
+  });
+  const services = await openServices(config, createLogger(config.LOG_LEVEL), environment.databaseUrl);
+  const server: Server = await listen(createApp(services), 0);
+  const address = server.address();
+  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  return {
+    url,
+    services,
+    request(path, init = {}) {
+      const headers: Record<string, string> = { ...init.headers };
+      if (init.token) headers.Authorization = `Bearer ${init.token}`;
+      if (init.body !== undefined) headers['Content-Type'] ??= 'application/json';
+      return fetch(url + path, {
+        method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+        headers,
+        body: init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : JSON.stringify(init.body),
+      });
+    },
+    async close() {
+      await close(server);
+      await services.close();
+    },
+  };
+}
