@@ -47,3 +47,36 @@ describe('operations and error handling', () => {
     expect(response.status).to.equal(413);
   });
 });
+
+describe('API description and metrics', () => {
+  let app: TestApp;
+  before(async () => {
+    app = await startTestApp();
+  });
+  after(() => app.close());
+
+  it('GET /openapi.json is an OpenAPI 3.1 document', async () => {
+    const response = await app.request('/openapi.json');
+    expect(response.status).to.equal(200);
+    const document = await response.json();
+    expect(document.openapi).to.equal('3.1.0');
+    expect(document.paths).to.have.property('/healthz');
+  });
+
+  it('GET /docs renders the reference page with its assets', async () => {
+    const page = await app.request('/docs');
+    expect(page.status).to.equal(200);
+    expect(await page.text()).to.contain('/openapi.json');
+    const script = await app.request('/docs/swagger-ui-bundle.js');
+    expect(script.status).to.equal(200);
+    expect((await app.request('/docs/nothing.js')).status).to.equal(404);
+  });
+
+  it('GET /metrics is Prometheus text with per-route latency', async () => {
+    await app.request('/healthz');
+    const response = await app.request('/metrics');
+    expect(response.status).to.equal(200);
+    const text = await response.text();
+    expect(text).to.match(/http_request_duration_seconds_count\{method="GET",route="\/healthz",status="200"\} \d+/);
+  });
+});

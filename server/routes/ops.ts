@@ -1,6 +1,37 @@
 import Router from '@koa/router';
 import type { Services } from '../../core/services.ts';
 import { checkReadiness } from '../../core/readiness.ts';
+import { metricsRegistry } from '../middleware/metrics.ts';
+import { registry, z } from '../openapi.ts';
+
+registry.registerPath({
+  method: 'get',
+  path: '/healthz',
+  summary: 'Liveness: the process is up',
+  tags: ['Operations'],
+  responses: { 200: { description: 'Alive', content: { 'application/json': { schema: z.object({ status: z.literal('ok') }) } } } },
+});
+const Readiness = z.object({
+  status: z.enum(['ok', 'degraded']),
+  checks: z.record(z.string(), z.enum(['ok', 'down', 'not configured'])),
+});
+registry.registerPath({
+  method: 'get',
+  path: '/readyz',
+  summary: 'Readiness: database, queue and Redis reachable; degraded dependencies are named',
+  tags: ['Operations'],
+  responses: {
+    200: { description: 'Ready', content: { 'application/json': { schema: Readiness } } },
+    503: { description: 'A dependency is down (see Retry-After)', content: { 'application/json': { schema: Readiness } } },
+  },
+});
+registry.registerPath({
+  method: 'get',
+  path: '/metrics',
+  summary: 'Prometheus metrics',
+  tags: ['Operations'],
+  responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } } },
+});
 
 export function opsRoutes(services: Services): Router {
   const router = new Router();
@@ -14,6 +45,11 @@ export function opsRoutes(services: Services): Router {
     ctx.status = report.status === 'ok' ? 200 : 503;
     if (report.status !== 'ok') ctx.set('Retry-After', '5');
     ctx.body = report;
+  });
+
+  router.get('/metrics', async (ctx) => {
+    ctx.type = metricsRegistry.contentType;
+    ctx.body = await metricsRegistry.metrics();
   });
 
   return router;

@@ -1,0 +1,78 @@
+import { extendZodWithOpenApi, OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+
+// The OpenAPI 3.1 document is generated from the same zod schemas the routes validate with, so
+// the spec cannot drift from the code. Route modules register their paths at import time.
+// Import `z` from here so the .openapi() extension is in place before any schema is built.
+extendZodWithOpenApi(z);
+export { z };
+
+export const registry = new OpenAPIRegistry();
+
+export const bearerAuth = registry.registerComponent('securitySchemes', 'bearerAuth', {
+  type: 'http',
+  scheme: 'bearer',
+  bearerFormat: 'JWT',
+});
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .openapi('Problem');
+
+const problemText: Record<number, string> = {
+  400: 'Invalid input; `errors` names each bad field',
+  401: 'Missing, invalid or expired token',
+  403: 'Authenticated but not allowed',
+  404: 'Unknown id',
+  409: 'Conflict with the current state',
+  413: 'Body too large',
+  415: 'Body is not JSON',
+  429: 'Rate limited; see Retry-After',
+  503: 'A dependency is down; see Retry-After',
+};
+
+/** OpenAPI `responses` entries for the problem+json errors an operation can return. */
+export function problemResponses(...statuses: (keyof typeof problemText)[]) {
+  return Object.fromEntries(
+    statuses.map((status) => [
+      status,
+      { description: problemText[status] ?? 'Error', content: { 'application/problem+json': { schema: ProblemSchema } } },
+    ]),
+  );
+}
+
+/** Query parameters shared by every paginated list. */
+export const PageQuery = z.object({
+  page: z.coerce.number().int().min(1).default(1).openapi({ description: 'Page number, from 1' }),
+  page_size: z.coerce.number().int().min(1).max(100).default(20).openapi({ description: 'Items per page, at most 100' }),
+});
+
+/** The DRF-style page envelope around a list of `item`. */
+export function pageOf<T extends z.ZodType>(item: T) {
+  return z.object({
+    count: z.number().int(),
+    next: z.string().nullable(),
+    previous: z.string().nullable(),
+    results: z.array(item),
+  });
+}
+
+/** Money is a decimal string with two places, never a float. */
+export const Money = z.string().regex(/^\d+\.\d{2}$/).openapi({ example: '49999.00' });
+
+export function openApiDocument() {
+  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'Shop API',
+      version: '1.0.0',
+      description: 'Multi-store shop backend: catalog search, suggestions, inventory and orders. Errors are RFC 9457 problem+json.',
+    },
+  });
+}
