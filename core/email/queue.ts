@@ -1,12 +1,54 @@
 import type { Db as BossDb, PgBoss } from 'pg-boss';
 
-// CONTRACT (filled in by the email work): the confirmation-email queue.
+// The confirmation-email queue. Emails are not latency-critical and SMTP servers fail in
+// transient ways (greylisting, 4xx "try again later", a restart), so the queue retries with
+// exponential backoff and, once the retries are spent, moves the job to a dead-letter queue
+// where an operator can inspect it and `boss.redrive()` it back.
 export const EMAIL_QUEUE = 'email';
+export const EMAIL_DEAD_LETTER_QUEUE = 'email-dead-letter';
 
-/** Creates the email queue (standard policy, retries with backoff) and its dead-letter queue. */
-export async function createEmailQueues(_boss: PgBoss): Promise<void> {}
+export interface EmailQueueOptions {
+  /** Retries after the first attempt before the job is dead-lettered. */
+  retryLimit: number;
+  /** First retry delay in seconds; with backoff it roughly doubles on every retry. */
+  retryDelay: number;
+  /** Cap on a single retry delay, in seconds. */
+  retryDelayMax: number;
+}
+
+// 6 attempts spread over ~1 + 2 + 4 + 8 + 16 minutes: long enough to ride out an SMTP outage
+// of half an hour, short enough that a customer still gets the email the same day.
+export const DEFAULT_EMAIL_QUEUE_OPTIONS: EmailQueueOptions = { retryLimit: 5, retryDelay: 60, retryDelayMax: 30 * 60 };
+
+/**
+ * Creates the email queue (standard policy, retries with backoff) and its dead-letter queue.
+ * Safe to call from every process at start-up. createQueue leaves an existing queue alone, so the
+ * settings are applied again with updateQueue: a changed retry policy takes effect on deploy.
+ * Jobs copy the queue's settings when they are sent, so a change never affects queued jobs.
+ */
+export async function createEmailQueues(boss: PgBoss, options: EmailQueueOptions = DEFAULT_EMAIL_QUEUE_OPTIONS): Promise<void> {
+  // Dead letters are kept for 30 days (in created state) so there is time to redrive them.
+  await boss.createQueue(EMAIL_DEAD_LETTER_QUEUE, { retentionSeconds: 30 * 24 * 3600 });
+  const settings = {
+    retryLimit: options.retryLimit,
+    retryDelay: options.retryDelay,
+    retryBackoff: true,
+    retryDelayMax: options.retryDelayMax,
+    // A send is bounded by the mailer's socket timeouts (well under a minute); a job active for
+    // longer than this belongs to a dead worker and is retried.
+    expireInSeconds: 120,
+    deadLetter: EMAIL_DEAD_LETTER_QUEUE,
+  };
+  await boss.createQueue(EMAIL_QUEUE, { policy: 'standard', ...settings });
+  await boss.updateQueue(EMAIL_QUEUE, settings);
+}
+
+export interface ConfirmationEmailJob {
+  orderId: number;
+}
 
 /** Queues the confirmation email for a confirmed order, inside the caller's transaction (`db`). */
 export async function enqueueConfirmationEmail(boss: PgBoss, orderId: number, db: BossDb): Promise<void> {
-  await boss.send(EMAIL_QUEUE, { orderId }, { db });
+  const data: ConfirmationEmailJob = { orderId };
+  await boss.send(EMAIL_QUEUE, data, { db });
 }
