@@ -1,7 +1,101 @@
 import Router from '@koa/router';
+import { createHash } from 'node:crypto';
+import type { Context } from 'koa';
+import { signAccessToken } from '../../core/auth/access-tokens.ts';
+import { authenticate, registerUser, Registration } from '../../core/auth/accounts.ts';
+import { issueRefreshToken, rotateRefreshToken } from '../../core/auth/refresh-tokens.ts';
+import { unauthorized } from '../../core/problems.ts';
 import type { Services } from '../../core/services.ts';
+import { rateLimit } from '../middleware/rate-limit.ts';
+import { problemResponses, registry, z } from '../openapi.ts';
+import { validate } from '../validate.ts';
 
-// Placeholder: filled in by the auth work.
-export function authRoutes(_services: Services): Router {
-  return new Router();
+const RegisterRequest = Registration.openapi('RegisterRequest', {
+  example: { username: 'alice', email: 'alice@example.com', password: 'correct horse battery staple' },
+});
+const Account = z
+  .object({ id: z.number().int(), username: z.string(), email: z.string() })
+  .openapi('Account', { example: { id: 1, username: 'alice', email: 'alice@example.com' } });
+// Login takes any string: the registration rules are not repeated here, a bad name just fails to match.
+const LoginRequest = z
+  .object({ username: z.string().min(1).max(150), password: z.string().min(1).max(1024) })
+  .openapi('LoginRequest');
+const RefreshRequest = z.object({ refresh: z.string().min(1).max(256) }).openapi('RefreshRequest');
+const TokenPair = z
+  .object({
+    access: z.string().openapi({ description: 'JWT for `Authorization: Bearer`; expires after minutes' }),
+    refresh: z.string().openapi({ description: 'Opaque, single use: trade it once for a new pair' }),
+  })
+  .openapi('TokenPair');
+
+const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
+
+registry.registerPath({
+  method: 'post',
+  path: '/api/register/',
+  summary: 'Create an account',
+  tags: ['Auth'],
+  request: { body: { required: true, ...json(RegisterRequest) } },
+  responses: { 201: { description: 'Created', ...json(Account) }, ...problemResponses(400, 409, 413, 415) },
+});
+registry.registerPath({
+  method: 'post',
+  path: '/api/token/',
+  summary: 'Log in: trade a username and password for an access and a refresh token',
+  description: 'Rate limited per client IP and per username.',
+  tags: ['Auth'],
+  request: { body: { required: true, ...json(LoginRequest) } },
+  responses: { 200: { description: 'Logged in', ...json(TokenPair) }, ...problemResponses(400, 401, 413, 415, 429) },
+});
+registry.registerPath({
+  method: 'post',
+  path: '/api/token/refresh/',
+  summary: 'Trade a refresh token for a new pair (the refresh token rotates)',
+  description: 'A refresh token works once. Presenting a used one again revokes every token of its session.',
+  tags: ['Auth'],
+  request: { body: { required: true, ...json(RefreshRequest) } },
+  responses: { 200: { description: 'New tokens', ...json(TokenPair) }, ...problemResponses(400, 401, 413, 415) },
+});
+
+export function authRoutes(services: Services): Router {
+  const router = new Router();
+  const loginLimit = { max: services.config.LOGIN_RATE_LIMIT_PER_15_MINUTES, durationMs: 15 * 60 * 1000, redis: services.redis };
+  // Per IP slows one client guessing many accounts; per username slows many clients (a botnet)
+  // guessing one account. Every attempt counts, successful or not.
+  const limitPerIp = rateLimit({ name: 'login-ip', ...loginLimit, key: (ctx) => ctx.ip });
+  const limitPerUsername = rateLimit({ name: 'login-user', ...loginLimit, key: usernameBucket });
+
+  const tokensFor = (user: { id: number; isStaff: boolean }, refresh: string) => ({
+    access: signAccessToken({ userId: user.id, isStaff: user.isStaff }, services.jwtSecret, services.config.ACCESS_TOKEN_TTL_SECONDS),
+    refresh,
+  });
+
+  router.post('/api/register/', async (ctx) => {
+    const registration = validate(RegisterRequest, ctx.request.body, 'body');
+    ctx.body = await registerUser(services.db, registration);
+    ctx.status = 201;
+  });
+
+  router.post('/api/token/', limitPerIp, limitPerUsername, async (ctx) => {
+    const { username, password } = validate(LoginRequest, ctx.request.body, 'body');
+    const user = await authenticate(services.db, username, password);
+    // One answer for an unknown username and a wrong password, so it reveals neither.
+    if (!user) throw unauthorized('The username or password is wrong.');
+    ctx.body = tokensFor(user, await issueRefreshToken(services, user.id));
+  });
+
+  router.post('/api/token/refresh/', async (ctx) => {
+    const { refresh } = validate(RefreshRequest, ctx.request.body, 'body');
+    const rotated = await rotateRefreshToken(services, refresh);
+    ctx.body = tokensFor(rotated.user, rotated.refresh);
+  });
+
+  return router;
+}
+
+/** The per-username bucket: case-insensitive like usernames, hashed so keys stay short and no name is stored in Redis. */
+function usernameBucket(ctx: Context): string | false {
+  const username = (ctx.request.body as { username?: unknown } | undefined)?.username;
+  if (typeof username !== 'string') return false; // refused by validation, and counted per IP
+  return createHash('sha256').update(username.toLowerCase()).digest('base64url');
 }

@@ -1,0 +1,71 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import { RefreshToken } from '../models/refresh-token.ts';
+import { User } from '../models/user.ts';
+import { unauthorized } from '../problems.ts';
+import type { Services } from '../services.ts';
+
+// Refresh tokens are opaque random strings. Only their sha256 is stored, so a leaked table cannot
+// be replayed; sha256 (not argon2) is enough because the tokens carry 256 bits of randomness.
+// Each login starts a family; each refresh marks the presented token used and issues the next one
+// in the same family. A used token coming back means two parties hold it (one of them a thief),
+// so the whole family is revoked and its owner has to log in again.
+
+type Deps = Pick<Services, 'db' | 'config' | 'log'>;
+
+export interface Rotated {
+  user: { id: number; isStaff: boolean };
+  refresh: string;
+}
+
+type Outcome = Rotated | { refused: 'invalid' } | { refused: 'reused'; userId: number; familyId: string };
+
+/** Starts a new family (a login) and returns its first token. */
+export function issueRefreshToken(deps: Deps, userId: number): Promise<string> {
+  return insertToken(deps.db, userId, randomUUID(), deps.config.REFRESH_TOKEN_TTL_SECONDS);
+}
+
+/**
+ * Exchanges a refresh token for the next one of its family; 401 when it is unknown, expired,
+ * revoked or already used (the last also revokes the family). The row lock makes concurrent uses
+ * of one token queue up: the first wins, the others see it used.
+ */
+export async function rotateRefreshToken(deps: Deps, token: string): Promise<Rotated> {
+  // The transaction returns its verdict instead of throwing, because throwing would roll back
+  // the family's revocation along with everything else.
+  const outcome = await deps.db.transaction(async (trx): Promise<Outcome> => {
+    const row = await RefreshToken.query(trx).where('token_hash', sha256(token)).forUpdate().first();
+    const now = new Date();
+    if (!row || row.revoked_at) return { refused: 'invalid' };
+    if (row.used_at) {
+      await RefreshToken.query(trx).where('family_id', row.family_id).whereNull('revoked_at').patch({ revoked_at: now });
+      return { refused: 'reused', userId: row.user_id, familyId: row.family_id };
+    }
+    if (row.expires_at <= now) return { refused: 'invalid' };
+    await RefreshToken.query(trx).findById(row.id).patch({ used_at: now });
+    const user = await User.query(trx).findById(row.user_id).select('is_staff').throwIfNotFound();
+    const refresh = await insertToken(trx, row.user_id, row.family_id, deps.config.REFRESH_TOKEN_TTL_SECONDS);
+    return { user: { id: row.user_id, isStaff: user.is_staff }, refresh };
+  });
+  if (!('refused' in outcome)) return outcome;
+  if (outcome.refused === 'reused') {
+    deps.log.warn({ userId: outcome.userId, familyId: outcome.familyId }, 'refresh token reused: family revoked');
+    throw unauthorized('This refresh token was already used, so every token of its session has been revoked. Log in again.');
+  }
+  throw unauthorized('The refresh token is invalid, expired or revoked. Log in again.');
+}
+
+async function insertToken(db: Knex, userId: number, familyId: string, ttlSeconds: number): Promise<string> {
+  const token = randomBytes(32).toString('base64url');
+  await RefreshToken.query(db).insert({
+    user_id: userId,
+    family_id: familyId,
+    token_hash: sha256(token),
+    expires_at: new Date(Date.now() + ttlSeconds * 1000),
+  });
+  return token;
+}
+
+function sha256(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
