@@ -23,6 +23,10 @@ export async function startTestApp(overrides: Partial<Record<keyof Config, strin
     LOG_LEVEL: 'silent',
     DATABASE_URL: environment.databaseUrl,
     JWT_SECRET: 'test-secret-that-is-at-least-32-characters-long',
+    // Every test logs in from 127.0.0.1 and, with Redis, the counters are shared by the whole run,
+    // so the production default (10) would refuse logins part-way through the suite. Tests of the
+    // limit itself pass a low value and their own client IPs (TRUST_PROXY + X-Forwarded-For).
+    LOGIN_RATE_LIMIT_PER_15_MINUTES: '10000',
     ...(environment.redisUrl ? { REDIS_URL: environment.redisUrl, REDIS_KEY_PREFIX: environment.redisKeyPrefix } : {}),
     ...overrides,
   });
