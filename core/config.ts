@@ -29,6 +29,8 @@ const envSchema = z.object({
   // Proxy headers (X-Forwarded-For) are trusted only behind a known proxy, else clients could
   // pick their own rate-limit bucket.
   TRUST_PROXY: z.stringbool().default(false),
+  // Products loaded by the catalog seed (db/seeds/01_catalog.ts); 1000000 for the search benchmark.
+  SEED_PRODUCTS: z.coerce.number().int().positive().default(1200),
 });
 
 export type Config = z.infer<typeof envSchema>;
