@@ -1,0 +1,110 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { SMTPServer } from 'smtp-server';
+import { projectRoot } from '../core/paths.ts';
+
+// The processes under test, started the way production starts them (`node server/main.ts`,
+// `node workers/main.ts`), each a child process with its own event loop and connection pool.
+
+export interface RunningProcess {
+  name: string;
+  url: string | null;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/**
+ * Starts `node <script>` with `env`; with `http` it waits until GET /healthz answers. Output is
+ * kept and printed only when the process dies unexpectedly.
+ */
+export async function startProcess(name: string, script: string, env: Record<string, string>, http: boolean): Promise<RunningProcess> {
+  const port = http ? await freePort() : 0;
+  const child: ChildProcess = spawn(process.execPath, [script], {
+    cwd: projectRoot,
+    env: { ...process.env, ...env, ...(http ? { PORT: String(port) } : {}) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const keep = (chunk: Buffer) => {
+    output.push(chunk.toString('utf8'));
+    if (output.length > 200) output.shift();
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  let stopping = false;
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      if (!stopping) process.stderr.write(`\n[${name}] exited unexpectedly (code ${code}, signal ${signal}):\n${output.join('')}\n`);
+      resolve();
+    });
+  });
+  const url = http ? `http://127.0.0.1:${port}` : null;
+  if (url) await waitForHealth(url, name, () => child.exitCode !== null, output);
+  return {
+    name,
+    url,
+    async stop() {
+      if (child.exitCode !== null) return;
+      stopping = true;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function waitForHealth(url: string, name: string, died: () => boolean, output: string[]): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (died()) throw new Error(`${name} exited during start-up:\n${output.join('')}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`${name} did not answer ${url}/healthz within 60 s:\n${output.join('')}`);
+}
+
+export interface MailSink {
+  url: string;
+  received(): number;
+  close(): Promise<void>;
+}
+
+/** A real SMTP server that accepts and counts messages, so the email worker does real work. */
+export async function startMailSink(): Promise<MailSink> {
+  let count = 0;
+  const server = new SMTPServer({
+    authOptional: true,
+    secure: false,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream, _session, callback) {
+      stream.on('data', () => {});
+      stream.on('end', () => {
+        count++;
+        callback();
+      });
+    },
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    url: `smtp://127.0.0.1:${port}`,
+    received: () => count,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
