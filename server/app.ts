@@ -9,6 +9,7 @@ import { authRoutes } from './routes/auth.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { ordersRoutes } from './routes/orders.ts';
 import { searchRoutes } from './routes/search.ts';
+import { suggestRoutes } from './routes/suggest.ts';
 import { storesRoutes } from './routes/stores.ts';
 
 // Builds the HTTP application around already-open services. No listen() here: tests mount it
@@ -19,7 +20,7 @@ export function createApp(services: Services): Koa {
   app.use(problemJson(services.log));
   app.use(requireJsonBody);
   app.use(koaBody({ json: true, jsonStrict: true, jsonLimit: services.config.BODY_LIMIT, urlencoded: false, text: false, multipart: false }));
-  for (const router of [opsRoutes(services), docsRoutes(), authRoutes(services), searchRoutes(services), storesRoutes(services), ordersRoutes(services)]) {
+  for (const router of [opsRoutes(services), docsRoutes(), authRoutes(services), suggestRoutes(services), searchRoutes(services), storesRoutes(services), ordersRoutes(services)]) {
     app.use(router.routes());
     app.use(router.allowedMethods({ throw: true }));
   }

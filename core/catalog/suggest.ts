@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import { cacheFor } from '../cache.ts';
+import type { Db } from '../db.ts';
+import type { Services } from '../services.ts';
+
+// Title suggestions for a search box: titles that start with what was typed first, then titles
+// with a word that starts with it; alphabetical (then id) within each group, at most 10.
+// Answers are cached per normalized query and tagged with the catalog version, so a product
+// change (bumpCatalogVersion) makes every cached answer stale at once.
+
+export interface Suggestion {
+  id: number;
+  title: string;
+}
+
+export const SUGGESTION_LIMIT = 10;
+// Only a safety net: product changes invalidate through the version, not through expiry.
+const CACHE_TTL_SECONDS = 600;
+const VERSION_KEY = 'catalog:version';
+// Before the first bump there is no version yet; answers cached then carry this one.
+const INITIAL_VERSION = 'initial';
+
+interface CachedAnswer {
+  version: string;
+  suggestions: Suggestion[];
+}
+
+/** Same answer for "Apple", " apple " and "APPLE  ": one cache entry and one query for all. */
+export function normalizeQuery(q: string): string {
+  return q.trim().replace(/\s+/g, ' ').toLowerCase();
+}
+
+/**
+ * Suggestions for `q` (already validated: 1–64 characters after trimming).
+ * A cache hit is one Redis round trip: the version and the answer are read together, and the
+ * answer counts only if it was computed at the current version.
+ */
+export async function suggestTitles(services: Services, q: string): Promise<Suggestion[]> {
+  const query = normalizeQuery(q);
+  const cache = cacheFor(services);
+  const key = `suggest:${query}`;
+  const [storedVersion, cached] = await cache.getMany([VERSION_KEY, key]);
+  const version = typeof storedVersion === 'string' ? storedVersion : INITIAL_VERSION;
+  const answer = cached as CachedAnswer | undefined;
+  if (answer?.version === version) return answer.suggestions;
+
+  // The version was read before the query, so an answer computed while a product changes is
+  // tagged with the old version and is not served once the change bumps it.
+  const suggestions = await findSuggestions(services.db, query);
+  await cache.set(key, { version, suggestions } satisfies CachedAnswer, CACHE_TTL_SECONDS);
+  return suggestions;
+}
+
+/** Call after any change to product titles: cached suggestions everywhere become stale. */
+export async function bumpCatalogVersion(services: Services): Promise<void> {
+  // A fresh random version, not a counter, so a version can never come back and revive old answers.
+  await cacheFor(services).set(VERSION_KEY, randomUUID());
+}
+
+// These expressions must match the indexes in db/migrations/20261125000310_suggest_index.ts.
+const TITLE_KEY = 'lower(title) COLLATE "C"';
+// `^@` (starts with) takes q literally: unlike LIKE there are no wildcards to escape.
+const STARTS_WITH = `${TITLE_KEY} ^@ lower(:query)`;
+// The words of q as a phrase whose last word may be incomplete: "espresso mach" becomes
+// 'espresso' <-> 'mach':*. PostgreSQL's own parser splits q exactly as it split the titles, and
+// drops punctuation, so tsquery operators in q (& | ! : ' \) are just text. Appending :* to
+// the phrase's text form is safe because that text quotes every word; a q without words
+// yields NULL, which matches nothing.
+const WORD_PREFIX = `CASE WHEN numnode(phraseto_tsquery('simple', :query)) > 0
+  THEN (phraseto_tsquery('simple', :query)::text || ':*')::tsquery END`;
+
+async function findSuggestions(db: Db, query: string): Promise<Suggestion[]> {
+  // Walks the title index in order and stops after 10 entries, however many titles match.
+  const titleMatches: Suggestion[] = (
+    await db.raw(`SELECT id, title FROM products WHERE ${STARTS_WITH} ORDER BY ${TITLE_KEY}, id LIMIT :limit`, {
+      query,
+      limit: SUGGESTION_LIMIT,
+    })
+  ).rows;
+  if (titleMatches.length === SUGGESTION_LIMIT) return titleMatches;
+
+  // MATERIALIZED keeps the planner from walking the whole title index in order while testing
+  // each row's words, which it otherwise picks for a common word and which takes seconds on a
+  // million products when the word's titles sort late (or were all excluded just above).
+  // Collecting the matches from the GIN index costs in proportion to how many there are.
+  const wordMatches: Suggestion[] = (
+    await db.raw(
+      `WITH matches AS MATERIALIZED (
+         SELECT id, title FROM products WHERE to_tsvector('simple', title) @@ (${WORD_PREFIX})
+       )
+       SELECT id, title FROM matches WHERE NOT (${STARTS_WITH})
+       ORDER BY ${TITLE_KEY}, id LIMIT :limit`,
+      { query, limit: SUGGESTION_LIMIT - titleMatches.length },
+    )
+  ).rows;
+  return [...titleMatches, ...wordMatches];
+}

@@ -1,0 +1,54 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { SUGGESTION_LIMIT, suggestTitles } from '../../core/catalog/suggest.ts';
+import type { Services } from '../../core/services.ts';
+import { optionalUser } from '../middleware/auth.ts';
+import { rateLimit } from '../middleware/rate-limit.ts';
+import { bearerAuth, problemResponses, registry, z } from '../openapi.ts';
+import { validate } from '../validate.ts';
+
+const SuggestQuery = z.object({
+  q: z.string().trim().min(1).max(64).openapi({ description: 'What has been typed so far (1–64 characters after trimming)', example: 'app' }),
+});
+const Suggestion = z.object({ id: z.number().int(), title: z.string() }).openapi('Suggestion');
+const SuggestResponse = z.object({ q: z.string(), suggestions: z.array(Suggestion).max(SUGGESTION_LIMIT) });
+
+registry.registerPath({
+  method: 'get',
+  path: '/api/search/suggest/',
+  summary: 'Autocomplete product titles',
+  description:
+    'At most 10 products whose title, or a word in it, starts with `q` (case-insensitive): whole-title matches first, ' +
+    'then word matches, alphabetical within each. Rate limited per user when a valid Bearer token is sent, else per ' +
+    'client IP; every answer carries RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset.',
+  tags: ['Search'],
+  security: [{}, { [bearerAuth.name]: [] }],
+  request: { query: SuggestQuery },
+  responses: {
+    200: { description: 'Suggestions, best first', content: { 'application/json': { schema: SuggestResponse } } },
+    ...problemResponses(400, 429),
+  },
+});
+
+export function suggestRoutes(services: Services): Router {
+  const router = new Router();
+  const limit = rateLimit({
+    name: 'suggest',
+    max: services.config.SUGGEST_RATE_LIMIT_PER_MINUTE,
+    durationMs: 60_000,
+    // A signed-in user gets their own bucket wherever they connect from; an invalid token is
+    // treated as no token, so it cannot be used to escape the IP's bucket.
+    key: (ctx: Context) => {
+      const user = optionalUser(ctx, services.jwtSecret);
+      return user ? `user:${user.userId}` : `ip:${ctx.ip}`;
+    },
+    redis: services.redis,
+  });
+
+  router.get('/api/search/suggest/', limit, async (ctx) => {
+    const { q } = validate(SuggestQuery, ctx.query, 'query');
+    ctx.body = { q, suggestions: await suggestTitles(services, q) };
+  });
+
+  return router;
+}
