@@ -1,0 +1,285 @@
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { fromKnex, PgBoss } from 'pg-boss';
+import { pino } from 'pino';
+import { SMTPServer } from 'smtp-server';
+import { loadConfig } from '../core/config.ts';
+import type { Db } from '../core/db.ts';
+import { createMailer } from '../core/email/mailer.ts';
+import { sendOrderConfirmation } from '../core/email/order-confirmation.ts';
+import { createEmailQueues, EMAIL_DEAD_LETTER_QUEUE, EMAIL_QUEUE, enqueueConfirmationEmail } from '../core/email/queue.ts';
+import { createLogger } from '../core/logger.ts';
+import { openServices, type OpenServices } from '../core/services.ts';
+import { startEmailWorker } from '../workers/email.ts';
+import { testEnvironment } from './support/environment.ts';
+
+// Confirmation emails against a real SMTP server (smtp-server on an ephemeral port), a real
+// PostgreSQL and a real pg-boss. The SMTP server can be told to answer 451 ("try again later")
+// to a recipient, the way a greylisting or overloaded server does.
+
+const MAIL_FROM = 'Shop Test <orders@shop.test>';
+const RETRIES = 2; // small, so the dead-letter case finishes in seconds
+
+interface ReceivedMail {
+  to: string[];
+  raw: string;
+}
+
+class TestSmtpServer {
+  readonly messages: ReceivedMail[] = [];
+  /** Recipient → how many more RCPT attempts get a 451. Infinity: always. */
+  readonly failures = new Map<string, number>();
+  readonly attempts = new Map<string, number>();
+  readonly server: SMTPServer;
+  port = 0;
+
+  constructor() {
+    this.server = new SMTPServer({
+      authOptional: true,
+      secure: false,
+      disabledCommands: ['STARTTLS'],
+      logger: false,
+      onRcptTo: (address, _session, callback) => {
+        const recipient = address.address.toLowerCase();
+        this.attempts.set(recipient, (this.attempts.get(recipient) ?? 0) + 1);
+        const left = this.failures.get(recipient) ?? 0;
+        if (left > 0) {
+          this.failures.set(recipient, left - 1);
+          callback(Object.assign(new Error('Mailbox busy, try again later'), { responseCode: 451 }));
+          return;
+        }
+        callback();
+      },
+      onData: (stream, session, callback) => {
+        const chunks: Buffer[] = [];
+        stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+        stream.on('end', () => {
+          this.messages.push({ to: session.envelope.rcptTo.map((a) => a.address.toLowerCase()), raw: Buffer.concat(chunks).toString('utf8') });
+          callback();
+        });
+      },
+    });
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    const address = this.server.server.address();
+    this.port = typeof address === 'object' && address ? address.port : 0;
+  }
+
+  messagesTo(email: string): ReceivedMail[] {
+    return this.messages.filter((m) => m.to.includes(email.toLowerCase()));
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** Headers (lower-cased names, unfolded) and the decoded text/plain part of a raw message. */
+function parseMessage(raw: string): { headers: Map<string, string>; text: string; html: string } {
+  const [head = '', ...rest] = raw.split(/\r?\n\r?\n/);
+  const headers = new Map<string, string>();
+  for (const line of head.replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers.set(line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim());
+  }
+  const body = rest.join('\n\n');
+  return { headers, text: partOf(body, 'text/plain'), html: partOf(body, 'text/html') };
+}
+
+function partOf(body: string, type: string): string {
+  const part = body.split(/\r?\n--/).find((p) => p.includes(`Content-Type: ${type}`));
+  if (!part) return '';
+  const content = part.split(/\r?\n\r?\n/).slice(1).join('\n\n');
+  const quotedPrintable = /Content-Transfer-Encoding: quoted-printable/i.test(part);
+  return quotedPrintable
+    ? content.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)))
+    : content;
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 45_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const unique = () => randomBytes(4).toString('hex');
+
+interface Fixture {
+  userEmail: string;
+  storeId: number;
+  products: { id: number; price: string }[];
+}
+
+/** A user, a store and two products of our own, so no other test's data is touched. */
+async function createFixture(db: Db): Promise<Fixture> {
+  const tag = unique();
+  const [user] = await db('users')
+    .insert({ username: `email_${tag}`, email: `email_${tag}@example.test`, password_hash: 'not-a-real-hash' })
+    .returning(['id', 'email']);
+  const [category] = await db('categories').insert({ name: `Email test ${tag}` }).returning('id');
+  const [store] = await db('stores').insert({ name: `Email store ${tag}`, city: 'Testville' }).returning('id');
+  // 0.10 and 0.20 are not exact binary fractions: 3 × 0.10 + 1 × 0.20 is 0.5000000000000001 in
+  // floating point, 0.50 in decimal arithmetic.
+  const products = await db('products')
+    .insert([
+      { title: `Paper clip ${tag}`, price: '0.10', category_id: category.id },
+      { title: `Rubber band ${tag}`, price: '0.20', category_id: category.id },
+    ])
+    .returning(['id', 'price']);
+  return { userEmail: user.email, storeId: store.id, products };
+}
+
+/** An order row with its lines (3 paper clips, 1 rubber band) in `status`, as the order worker leaves it. */
+async function insertOrder(db: Db, fixture: Fixture, status: string): Promise<number> {
+  const user = await db('users').where({ email: fixture.userEmail }).first('id');
+  const [order] = await db('orders')
+    .insert({
+      user_id: user.id,
+      store_id: fixture.storeId,
+      status,
+      decided_at: db.fn.now(),
+      cancelled_at: status === 'CANCELLED' ? db.fn.now() : null,
+    })
+    .returning('id');
+  await db('order_lines').insert([
+    { order_id: order.id, product_id: fixture.products[0]!.id, quantity_requested: 3, unit_price: fixture.products[0]!.price },
+    { order_id: order.id, product_id: fixture.products[1]!.id, quantity_requested: 1, unit_price: fixture.products[1]!.price },
+  ]);
+  return order.id as number;
+}
+
+/** Queues the email the way the order worker does: inside a transaction, with pg-boss's `db` option. */
+async function enqueueInTransaction(db: Db, boss: PgBoss, orderId: number): Promise<void> {
+  await db.transaction(async (trx) => {
+    await enqueueConfirmationEmail(boss, orderId, fromKnex(trx));
+  });
+}
+
+async function jobOf(boss: PgBoss, queue: string, orderId: number) {
+  const [job] = await boss.findJobs<{ orderId: number }>(queue, { data: { orderId } });
+  return job;
+}
+
+describe('confirmation emails', function () {
+  this.timeout(60_000);
+  const smtp = new TestSmtpServer();
+  let services: OpenServices;
+  let boss: PgBoss;
+  let fixture: Fixture;
+
+  before(async () => {
+    await smtp.start();
+    const { databaseUrl } = testEnvironment();
+    const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: databaseUrl, SMTP_URL: `smtp://127.0.0.1:${smtp.port}`, MAIL_FROM });
+    services = await openServices(config, createLogger('silent'), databaseUrl);
+    boss = new PgBoss({ connectionString: databaseUrl, max: 4 });
+    boss.on('error', (error) => console.error('pg-boss:', error));
+    await boss.start();
+    await createEmailQueues(boss, { retryLimit: RETRIES, retryDelay: 1, retryDelayMax: 2 });
+    await startEmailWorker(boss, services);
+    fixture = await createFixture(services.db);
+  });
+
+  after(async () => {
+    await boss?.stop({ graceful: true, timeout: 10_000 });
+    await services?.close();
+    await smtp.close();
+  });
+
+  it('emails a confirmed order to its customer with every line and the exact total', async () => {
+    const orderId = await insertOrder(services.db, fixture, 'CONFIRMED');
+    await enqueueInTransaction(services.db, boss, orderId);
+
+    const mail = await waitFor('the confirmation email', () => smtp.messagesTo(fixture.userEmail).map((m) => parseMessage(m.raw)).find((m) => m.headers.get('subject')?.includes(`#${orderId} `)));
+    expect(mail.headers.get('to')).to.equal(fixture.userEmail);
+    expect(mail.headers.get('from')).to.equal(MAIL_FROM);
+    expect(mail.headers.get('subject')).to.equal(`Order #${orderId} confirmed`);
+    expect(mail.headers.get('message-id')).to.equal(`<order-${orderId}-confirmation@shop.test>`);
+    expect(mail.text).to.match(/3 x Paper clip \w+ @ 0\.10 = 0\.30/);
+    expect(mail.text).to.match(/1 x Rubber band \w+ @ 0\.20 = 0\.20/);
+    expect(mail.text).to.include('TOTAL: 0.50');
+    expect(mail.html).to.include('<th align="right">0.50</th>');
+  });
+
+  it('retries a send the SMTP server refuses for now, and delivers it', async () => {
+    const flaky = await createFixture(services.db);
+    smtp.failures.set(flaky.userEmail, 2); // the first two attempts get "451 try again later"
+    const orderId = await insertOrder(services.db, flaky, 'CONFIRMED');
+    await enqueueInTransaction(services.db, boss, orderId);
+
+    await waitFor('the email after two refusals', () => smtp.messagesTo(flaky.userEmail)[0]);
+    expect(smtp.attempts.get(flaky.userEmail)).to.equal(3);
+    const job = await waitFor('the job to complete', async () => {
+      const found = await jobOf(boss, EMAIL_QUEUE, orderId);
+      return found?.state === 'completed' ? found : undefined;
+    });
+    expect(job.retryCount).to.equal(2);
+  });
+
+  it('moves the job to the dead-letter queue once the retries are spent', async () => {
+    const doomed = await createFixture(services.db);
+    smtp.failures.set(doomed.userEmail, Infinity);
+    const orderId = await insertOrder(services.db, doomed, 'CONFIRMED');
+    await enqueueInTransaction(services.db, boss, orderId);
+
+    const dead = await waitFor('the dead letter', () => jobOf(boss, EMAIL_DEAD_LETTER_QUEUE, orderId));
+    expect(dead.data).to.deep.equal({ orderId });
+    const original = await jobOf(boss, EMAIL_QUEUE, orderId);
+    expect(original?.state).to.equal('failed');
+    expect(original?.retryCount).to.equal(RETRIES);
+    expect(smtp.attempts.get(doomed.userEmail)).to.equal(RETRIES + 1);
+    expect(smtp.messagesTo(doomed.userEmail)).to.have.length(0);
+  });
+
+  it('skips the email of an order cancelled before the job ran', async () => {
+    const cancelled = await createFixture(services.db);
+    const orderId = await insertOrder(services.db, cancelled, 'CANCELLED');
+    await enqueueInTransaction(services.db, boss, orderId);
+
+    await waitFor('the job to complete', async () => {
+      const found = await jobOf(boss, EMAIL_QUEUE, orderId);
+      return found?.state === 'completed' ? found : undefined;
+    });
+    expect(smtp.messagesTo(cancelled.userEmail)).to.have.length(0);
+  });
+
+  it('writes the message to an .eml file when SMTP is not configured', async () => {
+    const mailDir = await mkdtemp(join(tmpdir(), 'shop-mail-'));
+    try {
+      const lines: string[] = [];
+      const log = pino({ level: 'info' }, new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) }));
+      const mailer = createMailer({ smtpUrl: undefined, from: MAIL_FROM, log, mailDir });
+      const orderId = await insertOrder(services.db, fixture, 'CONFIRMED');
+
+      expect(await sendOrderConfirmation(services.db, mailer, orderId, MAIL_FROM)).to.equal('sent');
+      const files = await readdir(mailDir);
+      expect(files).to.have.length(1);
+      expect(files[0]).to.match(/\.eml$/);
+      const mail = parseMessage(await readFile(join(mailDir, files[0]!), 'utf8'));
+      expect(mail.headers.get('to')).to.equal(fixture.userEmail);
+      expect(mail.headers.get('subject')).to.equal(`Order #${orderId} confirmed`);
+      expect(mail.text).to.include('TOTAL: 0.50');
+      expect(lines.join('')).to.include(join(mailDir, files[0]!));
+    } finally {
+      await rm(mailDir, { recursive: true, force: true });
+    }
+  });
+
+  it('never logs the SMTP password', () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'trace' }, new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) }));
+    createMailer({ smtpUrl: 'smtp://mailer:s3cret-Pa55@127.0.0.1:2525', from: MAIL_FROM, log }).close();
+    expect(lines.join('')).to.include('127.0.0.1');
+    expect(lines.join('')).not.to.include('s3cret-Pa55');
+  });
+});
