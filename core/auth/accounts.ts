@@ -12,7 +12,9 @@ export const Registration = z.object({
     .string()
     .min(1)
     .max(150)
-    .regex(/^[\p{L}\p{N}_.@+-]+$/u, 'Use only letters, digits and @ . + - _'),
+    .regex(/^[\p{L}\p{N}_.@+-]+$/u, 'Use only letters, digits and @ . + - _')
+    // The pattern as JSON Schema (and OpenAPI) spell it: without the /u that JavaScript needs.
+    .meta({ pattern: '^[\\p{L}\\p{N}_.@+-]+$' }),
   email: z.email().max(254),
   // At most 1024 so nobody can make us hash megabytes.
   password: z.string().min(8, 'Use at least 8 characters').max(1024),

@@ -37,6 +37,12 @@ export async function rotateRefreshToken(deps: Deps, token: string): Promise<Rot
     const row = await RefreshToken.query(trx).where('token_hash', sha256(token)).forUpdate().first();
     const now = new Date();
     if (!row || row.revoked_at) return { refused: 'invalid' };
+    // A family with any revoked token is dead as a whole. The revoking UPDATE below cannot see a
+    // token that a concurrent rotation of the family commits while that UPDATE runs; this check
+    // refuses such a straggler the first time it is presented.
+    if (await RefreshToken.query(trx).where('family_id', row.family_id).whereNotNull('revoked_at').first()) {
+      return { refused: 'invalid' };
+    }
     if (row.used_at) {
       await RefreshToken.query(trx).where('family_id', row.family_id).whereNull('revoked_at').patch({ revoked_at: now });
       return { refused: 'reused', userId: row.user_id, familyId: row.family_id };

@@ -10,21 +10,19 @@ import { createDb } from '../db.ts';
 const USAGE = `Usage: npm run create-staff-user -- --username <name> --email <address>
 Reads DATABASE_URL. The password comes from STAFF_PASSWORD, or is asked for on a terminal.`;
 
-class UsageError extends Error {}
-
 async function main(): Promise<void> {
   const values = parseOptions();
-  if (!values.username || !values.email) throw new UsageError('--username and --email are required.');
+  if (!values.username || !values.email) throw new Error(`--username and --email are required.\n${USAGE}`);
   const { DATABASE_URL } = loadConfig();
   if (!DATABASE_URL) {
-    throw new UsageError(
+    throw new Error(
       'DATABASE_URL is not set. For the embedded development database of `npm start`, use\n' +
         '  DATABASE_URL=postgres://postgres:postgres@127.0.0.1:54329/shop',
     );
   }
   const parsed = Registration.safeParse({ username: values.username, email: values.email, password: await readPassword() });
   if (!parsed.success) {
-    throw new UsageError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('\n'));
+    throw new Error(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('\n'));
   }
   const db = createDb(DATABASE_URL, 1);
   try {
@@ -39,16 +37,16 @@ function parseOptions() {
   try {
     return parseArgs({ options: { username: { type: 'string' }, email: { type: 'string' } } }).values;
   } catch (error) {
-    throw new UsageError((error as Error).message); // an unknown option or a missing value
+    throw new Error(`${(error as Error).message}\n${USAGE}`); // an unknown option or a missing value
   }
 }
 
 async function readPassword(): Promise<string> {
   const fromEnv = process.env.STAFF_PASSWORD;
   if (fromEnv !== undefined) return fromEnv;
-  if (!process.stdin.isTTY) throw new UsageError('Set STAFF_PASSWORD (there is no terminal to ask for the password on).');
+  if (!process.stdin.isTTY) throw new Error('Set STAFF_PASSWORD (there is no terminal to ask for the password on).');
   const password = await promptHidden('Password: ');
-  if ((await promptHidden('Password (again): ')) !== password) throw new UsageError('The two passwords differ.');
+  if ((await promptHidden('Password (again): ')) !== password) throw new Error('The two passwords differ.');
   return password;
 }
 
@@ -73,7 +71,7 @@ function promptHidden(question: string): Promise<string> {
     const onData = (chunk: string) => {
       for (const char of chunk) {
         if (char === '\r' || char === '\n') return finish();
-        if (char === '\u0003' || char === '\u0004') return finish(new UsageError('Cancelled.'));
+        if (char === '\u0003' || char === '\u0004') return finish(new Error('Cancelled.'));
         if (char === '\u007f' || char === '\b') typed = typed.slice(0, -1);
         else typed += char;
       }
@@ -85,8 +83,8 @@ function promptHidden(question: string): Promise<string> {
 try {
   await main();
 } catch (error) {
-  // The message of a database error is shown too (e.g. it is unreachable); none contains the password.
+  // Every message says what to fix: a bad argument, a taken name, an unreachable database.
+  // None of them contains the password.
   console.error(`create-staff-user: ${error instanceof Error ? error.message : String(error)}`);
-  if (error instanceof UsageError) console.error(USAGE);
   process.exitCode = 1;
 }

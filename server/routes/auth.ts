@@ -10,7 +10,9 @@ import { rateLimit } from '../middleware/rate-limit.ts';
 import { problemResponses, registry, z } from '../openapi.ts';
 import { validate } from '../validate.ts';
 
-const RegisterRequest = Registration.openapi('RegisterRequest', {
+// Rebuilt around core's fields with the `z` extended in openapi.ts: zod 4 copies methods into a
+// schema when it is built, so one built before that module ran may lack .openapi().
+const RegisterRequest = z.object(Registration.shape).openapi('RegisterRequest', {
   example: { username: 'alice', email: 'alice@example.com', password: 'correct horse battery staple' },
 });
 const Account = z
@@ -29,6 +31,8 @@ const TokenPair = z
   .openapi('TokenPair');
 
 const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
+/** A 401 response described for what it means on this endpoint (not the generic "bad token"). */
+const refused = (description: string) => ({ 401: { ...problemResponses(401)[401], description } });
 
 registry.registerPath({
   method: 'post',
@@ -45,7 +49,7 @@ registry.registerPath({
   description: 'Rate limited per client IP and per username.',
   tags: ['Auth'],
   request: { body: { required: true, ...json(LoginRequest) } },
-  responses: { 200: { description: 'Logged in', ...json(TokenPair) }, ...problemResponses(400, 401, 413, 415, 429) },
+  responses: { 200: { description: 'Logged in', ...json(TokenPair) }, ...problemResponses(400, 413, 415, 429), ...refused('Wrong username or password') },
 });
 registry.registerPath({
   method: 'post',
@@ -54,7 +58,11 @@ registry.registerPath({
   description: 'A refresh token works once. Presenting a used one again revokes every token of its session.',
   tags: ['Auth'],
   request: { body: { required: true, ...json(RefreshRequest) } },
-  responses: { 200: { description: 'New tokens', ...json(TokenPair) }, ...problemResponses(400, 401, 413, 415) },
+  responses: {
+    200: { description: 'New tokens', ...json(TokenPair) },
+    ...problemResponses(400, 413, 415),
+    ...refused('The refresh token is unknown, expired, already used or revoked'),
+  },
 });
 
 export function authRoutes(services: Services): Router {
