@@ -61,13 +61,18 @@ export async function bumpCatalogVersion(services: Services): Promise<void> {
 const TITLE_KEY = 'lower(title) COLLATE "C"';
 // `^@` (starts with) takes q literally: unlike LIKE there are no wildcards to escape.
 const STARTS_WITH = `${TITLE_KEY} ^@ lower(:query)`;
-// The words of q as a phrase whose last word may be incomplete: "espresso mach" becomes
-// 'espresso' <-> 'mach':*. PostgreSQL's own parser splits q exactly as it split the titles, and
-// drops punctuation, so tsquery operators in q (& | ! : ' \) are just text. Appending :* to
-// the phrase's text form is safe because that text quotes every word; a q without words
-// yields NULL, which matches nothing.
-const WORD_PREFIX = `CASE WHEN numnode(phraseto_tsquery('simple', :query)) > 0
-  THEN (phraseto_tsquery('simple', :query)::text || ':*')::tsquery END`;
+// Every word of q as a prefix, in order: "espresso mach" finds "Espresso Machine 2000".
+const WORD_PREFIX = `to_tsvector('simple', title) @@ to_tsquery('simple', :phrase)`;
+
+/**
+ * q as the tsquery text `'espresso':* <-> 'mach':*`, or null when q has no words. Only letters and
+ * digits are kept, so nothing in q (& | ! : * ' \ and so on) can act as tsquery syntax; the rest
+ * separates words, as it does when PostgreSQL splits titles into words.
+ */
+function phrasePrefixQuery(query: string): string | null {
+  const words = query.match(/[\p{L}\p{N}]+/gu);
+  return words ? words.map((word) => `'${word}':*`).join(' <-> ') : null;
+}
 
 async function findSuggestions(db: Db, query: string): Promise<Suggestion[]> {
   // Walks the title index in order and stops after 10 entries, however many titles match.
@@ -77,7 +82,8 @@ async function findSuggestions(db: Db, query: string): Promise<Suggestion[]> {
       limit: SUGGESTION_LIMIT,
     })
   ).rows;
-  if (titleMatches.length === SUGGESTION_LIMIT) return titleMatches;
+  const phrase = phrasePrefixQuery(query);
+  if (titleMatches.length === SUGGESTION_LIMIT || !phrase) return titleMatches;
 
   // MATERIALIZED keeps the planner from walking the whole title index in order while testing
   // each row's words, which it otherwise picks for a common word and which takes seconds on a
@@ -85,12 +91,10 @@ async function findSuggestions(db: Db, query: string): Promise<Suggestion[]> {
   // Collecting the matches from the GIN index costs in proportion to how many there are.
   const wordMatches: Suggestion[] = (
     await db.raw(
-      `WITH matches AS MATERIALIZED (
-         SELECT id, title FROM products WHERE to_tsvector('simple', title) @@ (${WORD_PREFIX})
-       )
+      `WITH matches AS MATERIALIZED (SELECT id, title FROM products WHERE ${WORD_PREFIX})
        SELECT id, title FROM matches WHERE NOT (${STARTS_WITH})
        ORDER BY ${TITLE_KEY}, id LIMIT :limit`,
-      { query, limit: SUGGESTION_LIMIT - titleMatches.length },
+      { phrase, query, limit: SUGGESTION_LIMIT - titleMatches.length },
     )
   ).rows;
   return [...titleMatches, ...wordMatches];

@@ -29,6 +29,7 @@ const InventoryQuery = PageQuery.extend({
     .string()
     .trim()
     .max(200)
+    .refine((text) => !text.includes('\0'), 'must not contain NUL characters') // PostgreSQL text cannot hold NUL
     .optional()
     .openapi({ description: 'Case-insensitive text the title contains (taken literally)' }),
 });

@@ -8,7 +8,8 @@ import { bearerAuth, problemResponses, registry, z } from '../openapi.ts';
 import { validate } from '../validate.ts';
 
 const SuggestQuery = z.object({
-  q: z.string().trim().min(1).max(64).openapi({ description: 'What has been typed so far (1–64 characters after trimming)', example: 'app' }),
+  // PostgreSQL text cannot hold NUL, so it is refused here instead of failing the query.
+  q: z.string().trim().min(1).max(64).refine((q) => !q.includes('\0'), 'must not contain NUL characters').openapi({ description: 'What has been typed so far (1–64 characters after trimming)', example: 'app' }),
 });
 const Suggestion = z.object({ id: z.number().int(), title: z.string() }).openapi('Suggestion');
 const SuggestResponse = z.object({ q: z.string(), suggestions: z.array(Suggestion).max(SUGGESTION_LIMIT) });
