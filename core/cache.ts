@@ -13,10 +13,11 @@ export interface JsonCache {
   set(key: string, value: unknown, ttlSeconds?: number): Promise<void>;
 }
 
-const caches = new WeakMap<Services, JsonCache>();
+type CacheServices = Pick<Services, 'redis' | 'log'>;
+const caches = new WeakMap<CacheServices, JsonCache>();
 
 /** The cache for this set of services: one per process, so the memory fallback is shared too. */
-export function cacheFor(services: Services): JsonCache {
+export function cacheFor(services: CacheServices): JsonCache {
   let cache = caches.get(services);
   if (!cache) {
     cache = services.redis ? redisCache(services.redis, services.log) : memoryCache(MEMORY_MAX_ENTRIES);

@@ -4,7 +4,6 @@ import { pino } from 'pino';
 import { signAccessToken } from '../core/auth/access-tokens.ts';
 import { cacheFor } from '../core/cache.ts';
 import { bumpCatalogVersion } from '../core/catalog/suggest.ts';
-import { loadConfig } from '../core/config.ts';
 import type { Db } from '../core/db.ts';
 import { connectRedis } from '../core/redis.ts';
 import { testEnvironment } from './support/environment.ts';
@@ -264,7 +263,7 @@ describe('the JSON cache when Redis fails at runtime', () => {
     // A client whose server is gone: with the offline queue off, every command fails at once.
     const redis = connectRedis('redis://127.0.0.1:1', 'unreachable:', log);
     try {
-      const cache = cacheFor({ config: loadConfig({}), log, db: null as unknown as Db, redis, jwtSecret: 'unused' });
+      const cache = cacheFor({ log, redis });
       expect(await cache.getMany(['a', 'b'])).to.deep.equal([undefined, undefined]);
       await cache.set('a', { any: 'value' }, 60);
       expect(warnings).to.include.members(['cache read failed; treating it as a miss', 'cache write failed']);
