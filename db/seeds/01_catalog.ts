@@ -230,32 +230,32 @@ const stores: [string, string][] = [
 
 /** Products per INSERT: big enough to be fast, small enough to show progress. */
 const chunkSize = 100_000;
-/** From this size on, secondary indexes are dropped for the load and rebuilt once at the end. */
+/** From this size on, indexes and foreign keys are dropped for the load and rebuilt at the end. */
 const rebuildIndexesFrom = 50_000;
 
 /**
- * A well-mixed 32-bit hash of an integer SQL expression (the "lowbias32"-style finaliser), in
- * bigint arithmetic: our stand-in for a seeded PRNG, identical on every PostgreSQL.
+ * A number in [0, n) picked by Fibonacci hashing of an integer SQL expression: multiply by an odd
+ * constant near 2^32/phi, keep the low 32 bits, scale to n by the high bits. This is our seeded
+ * PRNG: a handful of bigint operations (it runs 25 million times in a million-product load) and
+ * identical on every PostgreSQL. Different multipliers give independent-looking picks.
  */
-function hashSql(expression: string): string {
-  let x = `(${expression})::bigint % 4294967296`;
-  x = `(((${x}) # ((${x}) >> 16)) * 73244475 % 4294967296)`;
-  x = `(((${x}) # ((${x}) >> 16)) * 73244475 % 4294967296)`;
-  return `((${x}) # ((${x}) >> 16))`;
+function pickSql(expression: string, n: number | string, multiplier = 2654435761): string {
+  return `(((${expression})::bigint * ${multiplier} % 4294967296) * (${n}) >> 32)`;
 }
 
 // Stock rules, by product id `p.i` and store id `s.id`:
-// - default seed: a store carries 90% of the catalog, and 1 in 8 of the products it carries is at 0;
-// - large seeds (the million-product benchmark): a store carries a deterministic 8% subset (about
-//   80,000 products per store, 2 million rows for 25 stores instead of 25 million), which keeps the
-//   whole load under two minutes; about 12% of the products are then in no store at all, so
-//   in_stock=false has something to find.
+// - default seed: a store carries 90% of the catalog; a large seed (the million-product benchmark):
+//   a deterministic 8% subset per store, about 80,000 products per store and 2 million rows in all
+//   instead of 25 million, which keeps the whole load under two minutes;
+// - 1 in 8 of the products a store carries is at 0 there, and 1 product in 50 is sold out in every
+//   store, so in_stock=false finds something with and without store_id.
 function stockRules(products: number) {
   const carriedPercent = products >= rebuildIndexesFrom ? 8 : 90;
-  const h = hashSql('p.i * 64 + s.id');
+  const pair = 'p.i * 64 + s.id';
   return {
-    carried: `${h} % 100 < ${carriedPercent}`,
-    quantity: `CASE WHEN (${h} >> 8) % 8 = 0 THEN 0 ELSE 1 + (${h} >> 11) % 120 END`,
+    carried: `${pickSql(pair, 100)} < ${carriedPercent}`,
+    quantity: `CASE WHEN ${pickSql('p.i', 50, 3266489917)} = 0 OR ${pickSql(pair, 8, 2246822519)} = 0 THEN 0
+                    ELSE 1 + ${pickSql(pair, 120, 3266489917)} END`,
   };
 }
 
@@ -269,7 +269,7 @@ export async function seed(knex: Knex): Promise<void> {
     await trx.raw("SET LOCAL maintenance_work_mem = '512MB'");
     await trx.raw('TRUNCATE inventory, products, stores, categories RESTART IDENTITY CASCADE');
 
-    const droppedIndexes = products >= rebuildIndexesFrom ? await dropSecondaryIndexes(trx) : [];
+    const deferred = products >= rebuildIndexesFrom ? await dropIndexesAndForeignKeys(trx) : [];
 
     await trx('categories').insert(catalog.map((category, i) => ({ id: i + 1, name: category.name })));
     await trx('stores').insert(stores.map(([name, city], i) => ({ id: i + 1, name, city })));
@@ -290,9 +290,9 @@ export async function seed(knex: Knex): Promise<void> {
       progress.update('products and stock', to, performance.now() - started);
     }
 
-    for (const [i, index] of droppedIndexes.entries()) {
-      progress.update(`rebuilding ${index.name}`, i, performance.now() - started, droppedIndexes.length);
-      await trx.raw(index.definition);
+    for (const [i, { name, definition }] of deferred.entries()) {
+      progress.update(`rebuilding ${name}`, i, performance.now() - started, deferred.length);
+      await trx.raw(definition);
     }
 
     // Explicit ids were inserted; move the sequences past them for rows created later.
@@ -336,13 +336,13 @@ async function insertProducts(trx: Knex.Transaction, from: number, to: number): 
      SELECT g.i,
             l.stem || ' ' || v.variant || ', ' || f.finish || e.edition,
             l.stem || ' ' || v.variant || ' in ' || f.finish || '. '
-              || l.features[1 + (${hashSql('g.i')} % cardinality(l.features))] || ' '
-              || (?::text[])[1 + (${hashSql('g.i + 7')} % ?)],
+              || l.features[1 + ${pickSql('g.i', 'cardinality(l.features)')}] || ' '
+              || (?::text[])[1 + ${pickSql('g.i', '?', 2246822519)}],
             -- Dearer variants cost more, editions other than the first are discounted, prices end in .99 or .49.
             round(l.base_price * (1 + 0.25 * v.k) * CASE WHEN e.k = 0 THEN 1 ELSE 0.85 END)
               - CASE WHEN g.i % 3 = 0 THEN 0.51 ELSE 0.01 END,
             l.category_id,
-            timestamptz '2023-01-01 00:00:00+00' + (${hashSql('g.i * 3 + 1')} % 63072000) * interval '1 second'
+            timestamptz '2023-01-01 00:00:00+00' + ${pickSql('g.i', 63072000, 3266489917)} * interval '1 second'
      FROM generate_series(?::int, ?::int) AS g(i)
      JOIN seed_lines l ON l.n = (g.i - 1) % ?
      CROSS JOIN LATERAL (SELECT (g.i - 1) / ? AS combination) AS c
@@ -361,26 +361,35 @@ async function insertProducts(trx: Knex.Transaction, from: number, to: number): 
   );
 }
 
-interface IndexDefinition {
+interface Deferred {
   name: string;
+  /** The statement that puts it back. */
   definition: string;
 }
 
 /**
- * Drops the catalog's secondary indexes (not those behind primary keys and unique constraints)
- * and returns their definitions. Building an index once over a million rows is several times
- * faster than maintaining it row by row, GIN trigram indexes above all. Reading the definitions
- * from the catalog keeps this in step with whatever the migrations created.
+ * Drops what makes a big load slow, returning the statements that put it back: the catalog's
+ * secondary indexes (not those behind primary keys and unique constraints) and its foreign keys.
+ * Building an index once over a million rows is several times faster than maintaining it row by
+ * row (GIN trigram indexes above all), and re-adding a foreign key checks every row with one join
+ * instead of one trigger query per inserted row. Reading the definitions from the catalog keeps
+ * this in step with whatever the migrations created.
  */
-async function dropSecondaryIndexes(trx: Knex.Transaction): Promise<IndexDefinition[]> {
-  const { rows } = await trx.raw<{ rows: IndexDefinition[] }>(`
-    SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition
+async function dropIndexesAndForeignKeys(trx: Knex.Transaction): Promise<Deferred[]> {
+  const { rows } = await trx.raw<{ rows: (Deferred & { drop: string })[] }>(`
+    SELECT c.conname AS name,
+           format('ALTER TABLE %s DROP CONSTRAINT %I', c.conrelid::regclass, c.conname) AS drop,
+           format('ALTER TABLE %s ADD CONSTRAINT %I %s', c.conrelid::regclass, c.conname, pg_get_constraintdef(c.oid)) AS definition
+    FROM pg_constraint c
+    WHERE c.contype = 'f' AND c.conrelid IN ('products'::regclass, 'inventory'::regclass)
+    UNION ALL
+    SELECT i.indexrelid::regclass::text, format('DROP INDEX %s', i.indexrelid::regclass), pg_get_indexdef(i.indexrelid)
     FROM pg_index i
     WHERE i.indrelid IN ('products'::regclass, 'inventory'::regclass)
       AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
     ORDER BY 1`);
-  for (const index of rows) await trx.raw(`DROP INDEX ${index.name}`);
-  return rows;
+  for (const row of rows) await trx.raw(row.drop);
+  return rows.map(({ name, definition }) => ({ name, definition }));
 }
 
 /** A progress bar on a terminal, plain lines otherwise; silent for loads that take no time. */
