@@ -4,9 +4,10 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { fromKnex, PgBoss } from 'pg-boss';
+import { fromKnex, type PgBoss } from 'pg-boss';
 import { pino } from 'pino';
 import { SMTPServer } from 'smtp-server';
+import { signAccessToken } from '../core/auth/access-tokens.ts';
 import { loadConfig } from '../core/config.ts';
 import type { Db } from '../core/db.ts';
 import { createMailer } from '../core/email/mailer.ts';
@@ -16,6 +17,8 @@ import { createLogger } from '../core/logger.ts';
 import { openServices, type OpenServices } from '../core/services.ts';
 import { startEmailWorker } from '../workers/email.ts';
 import { testEnvironment } from './support/environment.ts';
+import { startTestApp, type TestApp } from './support/test-app.ts';
+import { startWorkersInProcess, type InProcessWorkers } from './support/workers.ts';
 
 // Confirmation emails against a real SMTP server (smtp-server on an ephemeral port), a real
 // PostgreSQL and a real pg-boss. The SMTP server can be told to answer 451 ("try again later")
@@ -181,17 +184,15 @@ describe('confirmation emails', function () {
     await smtp.start();
     const { databaseUrl } = testEnvironment();
     const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: databaseUrl, SMTP_URL: `smtp://127.0.0.1:${smtp.port}`, MAIL_FROM });
-    services = await openServices(config, createLogger('silent'), databaseUrl);
-    boss = new PgBoss({ connectionString: databaseUrl, max: 4 });
-    boss.on('error', (error) => console.error('pg-boss:', error));
-    await boss.start();
+    // The services' pg-boss, as the worker process opens it; only the email worker runs on it.
+    services = await openServices(config, createLogger('silent'), databaseUrl, { runsWorkers: true });
+    boss = services.boss;
     await createEmailQueues(boss, { retryLimit: RETRIES, retryDelay: 1, retryDelayMax: 2 });
     await startEmailWorker(boss, services);
     fixture = await createFixture(services.db);
   });
 
   after(async () => {
-    await boss?.stop({ graceful: true, timeout: 10_000 });
     await services?.close();
     await smtp.close();
   });
@@ -281,5 +282,46 @@ describe('confirmation emails', function () {
     createMailer({ smtpUrl: 'smtp://mailer:s3cret-Pa55@127.0.0.1:2525', from: MAIL_FROM, log }).close();
     expect(lines.join('')).to.include('127.0.0.1');
     expect(lines.join('')).not.to.include('s3cret-Pa55');
+  });
+});
+
+describe('confirmation email, end to end', function () {
+  this.timeout(60_000);
+  const smtp = new TestSmtpServer();
+  let app: TestApp;
+  let workers: InProcessWorkers;
+
+  before(async () => {
+    await smtp.start();
+    app = await startTestApp();
+    workers = await startWorkersInProcess({ SMTP_URL: `smtp://127.0.0.1:${smtp.port}`, MAIL_FROM });
+  });
+
+  after(async () => {
+    await workers?.stop();
+    await app?.close();
+    await smtp.close();
+  });
+
+  it('places an order over HTTP, the worker confirms it, and the email reaches the SMTP server', async () => {
+    const db = app.services.db;
+    const fixture = await createFixture(db);
+    await db('inventory').insert(fixture.products.map((p) => ({ store_id: fixture.storeId, product_id: p.id, quantity: 10 })));
+    const user = await db('users').where({ email: fixture.userEmail }).first('id');
+    const token = signAccessToken({ userId: user.id, isStaff: false }, app.services.jwtSecret, 300);
+
+    const placed = await app.request('/orders/orders/', {
+      token,
+      body: { store_id: fixture.storeId, items: [{ product_id: fixture.products[0]!.id, quantity_requested: 3 }, { product_id: fixture.products[1]!.id, quantity_requested: 1 }] },
+    });
+    expect(placed.status).to.equal(202);
+    const { id } = (await placed.json()) as { id: number };
+    const decided = await app.request(`/orders/orders/${id}?wait=30`, { token });
+    expect(((await decided.json()) as { status: string }).status).to.equal('CONFIRMED');
+
+    const mail = await waitFor('the confirmation email', () => smtp.messagesTo(fixture.userEmail).map((m) => parseMessage(m.raw))[0]);
+    expect(mail.headers.get('subject')).to.equal(`Order #${id} confirmed`);
+    expect(mail.text).to.match(/3 x Paper clip \w+ @ 0\.10 = 0\.30/);
+    expect(mail.text).to.include('TOTAL: 0.50');
   });
 });
