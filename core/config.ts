@@ -29,6 +29,11 @@ const envSchema = z.object({
   // Proxy headers (X-Forwarded-For) are trusted only behind a known proxy, else clients could
   // pick their own rate-limit bucket.
   TRUST_PROXY: z.stringbool().default(false),
+  // Stores whose orders one worker process decides at the same time (each holds a database
+  // connection while it decides).
+  ORDER_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  // Most orders of one store decided in one transaction while a worker holds that store's turn.
+  ORDER_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(200),
   // Products loaded by the catalog seed (db/seeds/01_catalog.ts); 1000000 for the search benchmark.
   SEED_PRODUCTS: z.coerce.number().int().positive().default(1200),
 });

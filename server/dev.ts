@@ -1,5 +1,6 @@
 // `npm start`: the whole service in one process for development. Uses DATABASE_URL when set,
-// otherwise an embedded PostgreSQL under .data/; migrates, seeds an empty catalog, then serves.
+// otherwise an embedded PostgreSQL under .data/; migrates, seeds an empty catalog, starts the job
+// workers (orders, emails) and serves.
 import { join } from 'node:path';
 import { loadConfig } from '../core/config.ts';
 import { startEmbeddedPostgres } from '../core/embedded-postgres.ts';
@@ -8,6 +9,7 @@ import { migrateToLatest, seedIfEmpty } from '../core/migrate.ts';
 import { dataDir } from '../core/paths.ts';
 import { openServices } from '../core/services.ts';
 import { stopOnSignal } from '../core/shutdown.ts';
+import { startWorkers } from '../workers/start.ts';
 import { createApp } from './app.ts';
 import { close, listen } from './listen.ts';
 
@@ -24,13 +26,15 @@ const embedded = config.DATABASE_URL
     });
 if (embedded) log.info({ port: config.EMBEDDED_PG_PORT }, 'embedded PostgreSQL running (DATABASE_URL is unset)');
 
-const services = await openServices(config, log, config.DATABASE_URL ?? embedded!.url);
+const services = await openServices(config, log, config.DATABASE_URL ?? embedded!.url, { runsWorkers: true });
 await migrateToLatest(services.db, log);
 await seedIfEmpty(services.db, log);
+await startWorkers(services);
 const server = await listen(createApp(services), config.PORT);
 log.info(`shop is running at http://localhost:${config.PORT}/ (API docs at /docs)`);
 
 stopOnSignal(log, async () => {
+  await services.orderEvents.close(); // long-polls answer now rather than hold the server open
   await close(server);
   await services.close();
   await embedded?.stop();

@@ -1,0 +1,243 @@
+import type { Knex } from 'knex';
+import { fromKnex, type JobWithMetadata, type PgBoss } from 'pg-boss';
+import type { Db } from '../db.ts';
+import { enqueueConfirmationEmail } from '../email/queue.ts';
+import type { Logger } from '../logger.ts';
+import type { OrderStatus } from '../models/order.ts';
+import { ORDERS_QUEUE } from '../queue.ts';
+import { isTransientError } from './db-errors.ts';
+import { planDecisions, stockKey, type DecisionPlan, type LockedOrder } from './decision-plan.ts';
+import { parseOrderJob, type OrderJobData } from './jobs.ts';
+import { ORDER_EVENTS_CHANNEL } from './order-events.ts';
+
+// Deciding orders: one store's turn, in one transaction.
+//
+// The worker holds the store's only active job (key_strict_fifo). In the same transaction it also
+// takes the jobs queued behind it in that store's lane, oldest first, up to the batch size, and
+// applies them all in queue order: placements are confirmed or rejected, cancellations undo.
+// Orders and stock are locked, the decisions written with their ledger rows, confirmation
+// emails queued, every job of the batch completed and the decided order ids NOTIFYed - all in
+// that one transaction. It commits and all of it happened, or it does not and none of it did
+// (the job comes back, its orders still PENDING). Either way no order is decided twice: a job
+// whose order is no longer PENDING changes nothing.
+
+export interface DecideDeps {
+  db: Db;
+  boss: PgBoss;
+  log: Logger;
+  /** Most jobs (the active one included) decided in one transaction. */
+  batchSize: number;
+}
+
+export interface TurnSummary {
+  /** Jobs completed by this turn. */
+  jobs: number;
+  /** Orders changed, by their new status. */
+  decided: Partial<Record<OrderStatus, number>>;
+}
+
+/** A row lock not granted within this is given up on (55P03), and the job is retried later. */
+const LOCK_TIMEOUT = '20s';
+
+export async function decideStoreTurn(deps: DecideDeps, head: JobWithMetadata<unknown>): Promise<TurnSummary> {
+  try {
+    return await deps.db.transaction((trx) => runTurn(trx, deps, head, 'batch'));
+  } catch (error) {
+    // Nothing was written. A transient error is pg-boss's to retry; any other error came from
+    // one job's data, so the same jobs are decided again one at a time, each in a savepoint,
+    // to set the failing one aside and decide the rest.
+    if (isTransientError(error)) throw error;
+    deps.log.error({ err: error, jobId: head.id, lane: head.singletonKey }, 'deciding a batch failed; deciding its jobs one at a time');
+    return await deps.db.transaction((trx) => runTurn(trx, deps, head, 'one-by-one'));
+  }
+}
+
+interface Applied {
+  /** Orders whose status changed: their ids are NOTIFYed. */
+  changed: Map<number, OrderStatus>;
+  /** Orders that end the batch CONFIRMED: each gets a confirmation email. */
+  confirmed: number[];
+}
+
+async function runTurn(trx: Knex.Transaction, deps: DecideDeps, head: JobWithMetadata<unknown>, mode: 'batch' | 'one-by-one'): Promise<TurnSummary> {
+  await trx.raw(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
+  const bossDb = fromKnex(trx);
+  // The jobs waiting behind the active one in this store's lane, in the order pg-boss would
+  // hand them out (created_on, id). Nobody else can start them: the lane's one active job is ours.
+  const queued = head.singletonKey && deps.batchSize > 1
+    ? await deps.boss.findJobs<unknown>(ORDERS_QUEUE, { key: head.singletonKey, queued: true, limit: deps.batchSize - 1, db: bossDb })
+    : [];
+  const jobs: OrderJobData[] = [];
+  for (const job of [head, ...queued]) {
+    const data = parseOrderJob(job.data);
+    if (data) jobs.push(data);
+    else deps.log.error({ jobId: job.id, data: job.data }, 'malformed order job: completed without effect');
+  }
+
+  const applied = mode === 'batch' ? await applyJobs(trx, jobs) : await applyOneByOne(trx, jobs, deps.log);
+
+  for (const orderId of applied.confirmed) await enqueueConfirmationEmail(deps.boss, orderId, bossDb);
+  if (applied.changed.size > 0) {
+    // Delivered when (and only if) this transaction commits; wakes the long-polls of these orders.
+    await trx.raw('SELECT pg_notify(?, id::text) FROM unnest(?::int[]) AS id', [ORDER_EVENTS_CHANNEL, [...applied.changed.keys()]]);
+  }
+  // Fenced to the attempt we were given: if our claim lapsed and the job was handed to another
+  // worker, that attempt is left alone (its orders are decided already and it will change nothing).
+  await deps.boss.complete(ORDERS_QUEUE, { id: head.id, retryCount: head.retryCount }, null, { db: bossDb });
+  if (queued.length > 0) {
+    await deps.boss.complete(ORDERS_QUEUE, queued.map((job) => job.id), null, { includeQueued: true, db: bossDb });
+  }
+
+  const decided: TurnSummary['decided'] = {};
+  for (const status of applied.changed.values()) decided[status] = (decided[status] ?? 0) + 1;
+  return { jobs: 1 + queued.length, decided };
+}
+
+/** Applies the jobs in order, as one unit: any error aborts them all. */
+async function applyJobs(trx: Knex.Transaction, jobs: OrderJobData[]): Promise<Applied> {
+  const orders = await lockOrders(trx, [...new Set(jobs.map((job) => job.orderId))]);
+  await ensureStockRowsForReturns(trx, jobs, orders);
+  const stock = await lockStock(trx, [...orders.values()]);
+  const plan = planDecisions(jobs, orders, stock);
+  await writePlan(trx, plan);
+  const changed = new Map([...plan.orders].map(([id, change]) => [id, change.status]));
+  const confirmed = [...changed].filter(([, status]) => status === 'CONFIRMED').map(([id]) => id);
+  return { changed, confirmed };
+}
+
+/**
+ * The slow path after a failed batch: each job in its own savepoint. A job that fails again
+ * with a non-transient error is poison; its order is rejected with reason 'processing_error'
+ * (a cancellation that cannot be applied leaves the order as it is), so the store moves on.
+ */
+async function applyOneByOne(trx: Knex.Transaction, jobs: OrderJobData[], log: Logger): Promise<Applied> {
+  const result: Applied = { changed: new Map(), confirmed: [] };
+  for (const job of jobs) {
+    try {
+      const applied = await trx.transaction((savepoint) => applyJobs(savepoint, [job]));
+      for (const [id, status] of applied.changed) result.changed.set(id, status);
+      result.confirmed = result.confirmed.filter((id) => applied.changed.get(id) !== 'CANCELLED').concat(applied.confirmed);
+    } catch (error) {
+      if (isTransientError(error)) throw error;
+      log.error({ err: error, orderId: job.orderId, action: job.action }, 'order job failed: setting it aside');
+      if (job.action === 'place' && (await rejectAsUnprocessable(trx, job.orderId, log))) {
+        result.changed.set(job.orderId, 'REJECTED');
+      }
+    }
+  }
+  return result;
+}
+
+async function rejectAsUnprocessable(trx: Knex.Transaction, orderId: number, log: Logger): Promise<boolean> {
+  try {
+    const updated = await trx.transaction((savepoint) =>
+      savepoint('orders')
+        .where({ id: orderId, status: 'PENDING' })
+        .update({ status: 'REJECTED', rejection: { reason: 'processing_error', items: [] }, decided_at: savepoint.fn.now() }),
+    );
+    return updated > 0;
+  } catch (error) {
+    if (isTransientError(error)) throw error;
+    log.fatal({ err: error, orderId }, 'order could not be decided nor rejected: it stays PENDING');
+    return false;
+  }
+}
+
+/** Locks the orders (in id order, so concurrent turns cannot deadlock) and reads their lines. */
+async function lockOrders(trx: Knex.Transaction, orderIds: number[]): Promise<Map<number, LockedOrder>> {
+  const orders = new Map<number, LockedOrder>();
+  if (orderIds.length === 0) return orders;
+  const rows: { id: number; store_id: number; status: LockedOrder['status']; product_id: number | null; quantity_requested: number | null }[] = await trx('orders as o')
+    .leftJoin('order_lines as l', 'l.order_id', 'o.id')
+    .whereIn('o.id', orderIds)
+    .orderBy([{ column: 'o.id' }, { column: 'l.product_id' }])
+    .forUpdate('o')
+    .select('o.id', 'o.store_id', 'o.status', 'l.product_id', 'l.quantity_requested');
+  for (const row of rows) {
+    const order = orders.get(row.id) ?? { id: row.id, storeId: row.store_id, status: row.status, lines: [] };
+    if (row.product_id !== null && row.quantity_requested !== null) order.lines.push({ productId: row.product_id, quantity: row.quantity_requested });
+    orders.set(row.id, order);
+  }
+  return orders;
+}
+
+/**
+ * Stock can only go back to a row that exists. A confirmed order's rows existed when it was
+ * confirmed; should one have been removed since, it is recreated at 0 before the locks are
+ * taken, so the ledger's running totals stay exact. (An order confirmed within this batch took
+ * its stock from rows that exist.)
+ */
+async function ensureStockRowsForReturns(trx: Knex.Transaction, jobs: OrderJobData[], orders: Map<number, LockedOrder>): Promise<void> {
+  const stores: number[] = [];
+  const products: number[] = [];
+  for (const job of jobs) {
+    const order = orders.get(job.orderId);
+    if (job.action !== 'cancel' || order?.status !== 'CONFIRMED') continue;
+    for (const line of order.lines) {
+      stores.push(order.storeId);
+      products.push(line.productId);
+    }
+  }
+  if (stores.length === 0) return;
+  await trx.raw(
+    `INSERT INTO inventory (store_id, product_id, quantity)
+     SELECT store_id, product_id, 0 FROM unnest(?::int[], ?::int[]) AS k(store_id, product_id)
+     ON CONFLICT (store_id, product_id) DO NOTHING`,
+    [stores, products],
+  );
+}
+
+/** Locks the stock rows the orders' lines name, in (store, product) order: no deadlocks. */
+async function lockStock(trx: Knex.Transaction, orders: LockedOrder[]): Promise<Map<string, number>> {
+  const pairs = new Map<string, [number, number]>();
+  for (const order of orders) {
+    for (const line of order.lines) pairs.set(stockKey(order.storeId, line.productId), [order.storeId, line.productId]);
+  }
+  const stock = new Map<string, number>();
+  if (pairs.size === 0) return stock;
+  const rows: { store_id: number; product_id: number; quantity: number }[] = await trx('inventory')
+    .whereIn(['store_id', 'product_id'], [...pairs.values()])
+    .orderBy([{ column: 'store_id' }, { column: 'product_id' }])
+    .forUpdate()
+    .select('store_id', 'product_id', 'quantity');
+  for (const row of rows) stock.set(stockKey(row.store_id, row.product_id), row.quantity);
+  return stock;
+}
+
+/** Writes a plan in three set-based statements, whatever the number of orders. */
+async function writePlan(trx: Knex.Transaction, plan: DecisionPlan): Promise<void> {
+  const deltas = [...plan.stockDeltas.values()].filter((d) => d.delta !== 0);
+  if (deltas.length > 0) {
+    await trx.raw(
+      `UPDATE inventory AS i SET quantity = i.quantity + d.delta
+       FROM unnest(?::int[], ?::int[], ?::int[]) AS d(store_id, product_id, delta)
+       WHERE i.store_id = d.store_id AND i.product_id = d.product_id`,
+      [deltas.map((d) => d.storeId), deltas.map((d) => d.productId), deltas.map((d) => d.delta)],
+    );
+  }
+  if (plan.ledger.length > 0) {
+    const rows = plan.ledger;
+    // WITH ORDINALITY + ORDER BY: ledger ids follow the order the changes happened in.
+    await trx.raw(
+      `INSERT INTO stock_ledger (store_id, product_id, delta, quantity_after, reason, order_id)
+       SELECT store_id, product_id, delta, quantity_after, reason, order_id
+       FROM unnest(?::int[], ?::int[], ?::int[], ?::int[], ?::text[], ?::int[])
+         WITH ORDINALITY AS r(store_id, product_id, delta, quantity_after, reason, order_id, n)
+       ORDER BY n`,
+      [rows.map((r) => r.storeId), rows.map((r) => r.productId), rows.map((r) => r.delta), rows.map((r) => r.quantityAfter), rows.map((r) => r.reason), rows.map((r) => r.orderId)],
+    );
+  }
+  if (plan.orders.size > 0) {
+    const changes = [...plan.orders].map(([id, change]) => ({ id, ...change }));
+    await trx.raw(
+      `UPDATE orders AS o SET
+         status = c.status,
+         rejection = c.rejection,
+         decided_at = CASE WHEN c.decided THEN now() ELSE o.decided_at END,
+         cancelled_at = CASE WHEN c.cancelled THEN now() ELSE o.cancelled_at END
+       FROM jsonb_to_recordset(?::jsonb) AS c(id int, status text, rejection jsonb, decided boolean, cancelled boolean)
+       WHERE o.id = c.id`,
+      [JSON.stringify(changes)],
+    );
+  }
+}

@@ -1,0 +1,77 @@
+import { PgBoss } from 'pg-boss';
+import { createEmailQueues } from './email/queue.ts';
+import type { Logger } from './logger.ts';
+
+// pg-boss: the job queues, in the same PostgreSQL as the data, so a job and the rows it is about
+// commit in one transaction.
+
+/** Order decisions (placements and cancellations), one FIFO lane per store. */
+export const ORDERS_QUEUE = 'orders';
+
+export interface BossRole {
+  /**
+   * This process runs job workers. Only then does it supervise the queues (expiry, failing the
+   * jobs of dead workers, retention) and hold a LISTEN connection that wakes workers the moment a
+   * job is queued. A web process only sends jobs, inside its own transactions.
+   */
+  runsWorkers: boolean;
+}
+
+export function createBoss(databaseUrl: string, log: Logger, { runsWorkers }: BossRole): PgBoss {
+  const boss = new PgBoss({
+    connectionString: databaseUrl,
+    application_name: 'shop-jobs',
+    // Fetches, heartbeats and supervision; the jobs' own work runs on the knex pool.
+    max: runsWorkers ? 8 : 2,
+    schedule: false, // no cron jobs
+    supervise: runsWorkers,
+    useListenNotify: runsWorkers,
+    // A worker that dies mid-job is noticed by a supervisor once its job's heartbeat is stale
+    // (heartbeatSeconds below) and the next monitor pass runs; pg-boss's 60 s default passes would
+    // hold a dead worker's store for a minute or more.
+    superviseIntervalSeconds: 5,
+    monitorIntervalSeconds: 5,
+    // Completed jobs are deleted by maintenance (default: once a day); the orders table is the
+    // record, so finished jobs need not pile up.
+    maintenanceIntervalSeconds: 300,
+  });
+  // pg-boss reports background failures (a lost connection, a failed monitor pass) as events;
+  // unhandled, an 'error' event would crash the process.
+  boss.on('error', (error) => log.error({ err: error }, 'pg-boss error'));
+  boss.on('warning', (warning) => log.warn({ warning }, 'pg-boss warning'));
+  return boss;
+}
+
+// The orders queue. Every job carries singletonKey 'store-<id>', and key_strict_fifo gives each
+// store one active job across all worker processes, in the order the jobs were queued, while
+// other stores run in parallel.
+const ordersQueueSettings = {
+  // Jobs are inserted in the placing transaction; the NOTIFY fires at its commit.
+  notify: true,
+  // The smallest pg-boss allows: a killed worker's store is picked up again within about
+  // heartbeat + monitor interval + retry delay (~15-25 s), instead of after expireInSeconds.
+  heartbeatSeconds: 10,
+  // A turn decides a bounded batch in one short transaction; a turn that runs this long is stuck
+  // (it also gives up waiting for a row lock after 20 s, see core/orders/decide.ts).
+  expireInSeconds: 60,
+  // Strict FIFO means a job that fails for good blocks its store forever, so a job is never
+  // allowed to fail for good: order-level problems end as a decided order (never a thrown error),
+  // and what does throw (database unreachable, a killed worker) is retried indefinitely, with
+  // backoff capped at 10 s.
+  retryLimit: 1_000_000,
+  retryDelay: 1,
+  retryBackoff: true,
+  retryDelayMax: 10,
+  // A queued order must outlive any outage of the workers (pg-boss's maximum).
+  retentionSeconds: 365 * 24 * 3600,
+  deleteAfterSeconds: 3600,
+};
+
+/** Creates (or updates the settings of) every queue. Safe to run from every process at start. */
+export async function createQueues(boss: PgBoss): Promise<void> {
+  // Its own table, so the hot order queue does not share indexes and vacuum with email jobs.
+  await boss.createQueue(ORDERS_QUEUE, { policy: 'key_strict_fifo', partition: true, ...ordersQueueSettings });
+  // createQueue leaves an existing queue alone; changed settings take effect on deploy.
+  await boss.updateQueue(ORDERS_QUEUE, ordersQueueSettings);
+  await createEmailQueues(boss);
+}

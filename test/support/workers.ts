@@ -1,0 +1,79 @@
+import { spawn } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
+import { SMTPServer } from 'smtp-server';
+import { loadConfig, type Config } from '../../core/config.ts';
+import { createLogger } from '../../core/logger.ts';
+import { projectRoot } from '../../core/paths.ts';
+import { openServices, type OpenServices } from '../../core/services.ts';
+import { startWorkers } from '../../workers/start.ts';
+import { testEnvironment } from './environment.ts';
+
+// Job workers for tests, started exactly as production starts them: in this process through
+// workers/start.ts (what workers/main.ts calls), or as `node workers/main.ts` child processes.
+// Confirmation emails go to an SMTP sink of their own, so tests neither write .eml files nor
+// mail anyone.
+
+export interface InProcessWorkers {
+  services: OpenServices;
+  stop(): Promise<void>;
+}
+
+export async function startWorkersInProcess(overrides: Partial<Record<keyof Config, string>> = {}): Promise<InProcessWorkers> {
+  const { databaseUrl } = testEnvironment();
+  const sink = await startMailSink();
+  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: databaseUrl, SMTP_URL: sink.url, ...overrides });
+  const services = await openServices(config, createLogger(config.LOG_LEVEL), databaseUrl, { runsWorkers: true });
+  await startWorkers(services);
+  return {
+    services,
+    async stop() {
+      await services.close();
+      await sink.close();
+    },
+  };
+}
+
+export interface WorkerProcess {
+  pid: number;
+  /** SIGKILL: no shutdown at all, as in a crash or an OOM kill. */
+  kill(): Promise<void>;
+  /** SIGTERM and wait for the graceful exit. */
+  stop(): Promise<void>;
+}
+
+/** `node workers/main.ts` as a child process against the run's database. */
+export async function spawnWorkerProcess(env: Record<string, string> = {}): Promise<WorkerProcess> {
+  const sink = await startMailSink();
+  const child = spawn('node_modules/.bin/node', ['workers/main.ts'], {
+    cwd: projectRoot,
+    env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: testEnvironment().databaseUrl, LOG_LEVEL: 'warn', SMTP_URL: sink.url, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // Its warnings and errors are shown, prefixed, so a failing test explains itself.
+  const relay = (chunk: Buffer) => process.stderr.write(chunk.toString('utf8').replace(/^(?=.)/gm, `[worker ${child.pid}] `));
+  child.stdout.on('data', relay);
+  child.stderr.on('data', relay);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  exited.then(() => sink.close());
+  const signal = async (name: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(name);
+    await exited;
+  };
+  return { pid: child.pid!, kill: () => signal('SIGKILL'), stop: () => signal('SIGTERM') };
+}
+
+/** A real SMTP server that accepts every message and keeps none. */
+async function startMailSink(): Promise<{ url: string; close(): Promise<void> }> {
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream, _session, callback) {
+      stream.resume();
+      stream.on('end', () => callback());
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.server.address() as AddressInfo;
+  return { url: `smtp://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}

@@ -1,0 +1,31 @@
+import type { PgBoss } from 'pg-boss';
+import { decideStoreTurn } from '../core/orders/decide.ts';
+import { recordDecisions } from '../core/orders/metrics.ts';
+import { ORDERS_QUEUE } from '../core/queue.ts';
+import type { Services } from '../core/services.ts';
+
+// Job handler for the orders queue: each job is a store's turn (see core/orders/decide.ts).
+export async function startOrderWorker(boss: PgBoss, services: Services): Promise<void> {
+  const deps = { db: services.db, boss, log: services.log, batchSize: services.config.ORDER_BATCH_SIZE };
+  await boss.work(
+    ORDERS_QUEUE,
+    {
+      includeMetadata: true, // the job's singletonKey names the store's lane
+      // Each local worker takes one store at a time; this many stores are decided in parallel.
+      localConcurrency: services.config.ORDER_WORKER_CONCURRENCY,
+      // A new job wakes the workers through LISTEN/NOTIFY. A store's next job becomes available
+      // when the previous one completes, which notifies nobody: we wake our own workers below,
+      // and a short poll is the backstop for the rest.
+      notifyPollingIntervalSeconds: 1,
+      pollingIntervalSeconds: 0.5,
+    },
+    async ([job]) => {
+      if (!job) return;
+      const summary = await decideStoreTurn(deps, job);
+      recordDecisions(summary.decided);
+      // This store's next job (or another store's) may be ready now: fetch again at once.
+      for (const worker of boss.getWipData()) if (worker.name === ORDERS_QUEUE) boss.notifyWorker(worker.id);
+      services.log.debug({ lane: job.singletonKey, ...summary }, 'store turn decided');
+    },
+  );
+}
