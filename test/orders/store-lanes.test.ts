@@ -1,0 +1,96 @@
+import { expect } from 'chai';
+import { startTestApp, type TestApp } from '../support/test-app.ts';
+import { startWorkersInProcess, type InProcessWorkers } from '../support/workers.ts';
+import { allDecided, createShop, createShopper, ledgerOf, placed, statusesOf, waitUntil, type Shopper } from './fixtures.ts';
+
+describe('store lanes: FIFO within a store, parallel across stores', function () {
+  this.timeout(120_000);
+  let app: TestApp;
+  let shopper: Shopper;
+  let workers: InProcessWorkers | null = null;
+
+  before(async () => {
+    app = await startTestApp();
+    shopper = await createShopper(app.services.db, app.services.jwtSecret);
+  });
+  afterEach(async () => {
+    await workers?.stop();
+    workers = null;
+  });
+  after(() => app.close());
+
+  it("decides a store's queued orders in the order they were placed", async () => {
+    const db = app.services.db;
+    const { storeId, productIds } = await createShop(db, [10]);
+    const product = productIds[0]!;
+    // Queued while no worker runs, one after the other: the workers then find a backlog.
+    const ids: number[] = [];
+    for (let i = 0; i < 25; i++) ids.push(await placed(app, shopper, storeId, [{ product_id: product, quantity_requested: 1 }]));
+
+    workers = await startWorkersInProcess();
+    await allDecided(db, ids);
+    const rows: { id: number; status: string; decided_at: Date }[] = await db('orders').whereIn('id', ids).orderBy('id').select('id', 'status', 'decided_at');
+    expect(rows.map((row) => row.status)).to.deep.equal([...Array(10).fill('CONFIRMED'), ...Array(15).fill('REJECTED')]);
+    for (let i = 1; i < rows.length; i++) expect(rows[i]!.decided_at.getTime()).to.be.at.least(rows[i - 1]!.decided_at.getTime());
+    const ledger = await ledgerOf(db, storeId, product);
+    expect(ledger.map((row) => row.order_id)).to.deep.equal(ids.slice(0, 10));
+    expect(ledger.map((row) => row.quantity_after)).to.deep.equal([9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
+  });
+
+  it('with one unit left, the order placed first wins', async () => {
+    const db = app.services.db;
+    workers = await startWorkersInProcess();
+    const { storeId, productIds } = await createShop(db, [1]);
+    const first = await placed(app, shopper, storeId, [{ product_id: productIds[0]!, quantity_requested: 1 }]);
+    const second = await placed(app, shopper, storeId, [{ product_id: productIds[0]!, quantity_requested: 1 }]);
+    await allDecided(db, [first, second]);
+    const statuses = await statusesOf(db, [first, second]);
+    expect([statuses.get(first), statuses.get(second)]).to.deep.equal(['CONFIRMED', 'REJECTED']);
+  });
+
+  it('an order is all-or-nothing: one short line rejects it and takes nothing', async () => {
+    const db = app.services.db;
+    workers = await startWorkersInProcess();
+    const { storeId, productIds } = await createShop(db, [5, 1, null]);
+    const [plenty, scarce, unstocked] = productIds as [number, number, number];
+    const response = await app.request('/orders/orders/?wait=20', {
+      token: shopper.token,
+      body: { store_id: storeId, items: [{ product_id: plenty, quantity_requested: 2 }, { product_id: scarce, quantity_requested: 2 }, { product_id: unstocked, quantity_requested: 1 }] },
+    });
+    const order = await response.json();
+    expect(order.status).to.equal('REJECTED');
+    expect(order.rejection).to.deep.equal({
+      reason: 'insufficient_stock',
+      items: [{ product_id: scarce, requested: 2, available: 1 }, { product_id: unstocked, requested: 1, available: 0 }],
+    });
+    expect(await ledgerOf(db, storeId, plenty)).to.have.length(0);
+    expect((await db('inventory').where({ store_id: storeId, product_id: plenty }).first()).quantity).to.equal(5);
+  });
+
+  it('a store stuck on a row lock does not hold up the other stores', async () => {
+    const db = app.services.db;
+    workers = await startWorkersInProcess();
+    const slow = await createShop(db, [5]);
+    const fast = await createShop(db, [5]);
+    // Another transaction holds the slow store's stock row, as a long staff edit would.
+    const lock = await db.transaction();
+    let slowOrder: number;
+    try {
+      await lock('inventory').where({ store_id: slow.storeId }).forUpdate().select('id');
+      slowOrder = await placed(app, shopper, slow.storeId, [{ product_id: slow.productIds[0]!, quantity_requested: 1 }]);
+      await waitUntil('the slow store to wait on the lock', async () => {
+        const { rows } = await db.raw("SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'shop' AND wait_event_type = 'Lock'");
+        return rows.length > 0;
+      });
+      const fastOrders: number[] = [];
+      for (let i = 0; i < 3; i++) fastOrders.push(await placed(app, shopper, fast.storeId, [{ product_id: fast.productIds[0]!, quantity_requested: 1 }]));
+      await allDecided(db, fastOrders);
+      expect([...(await statusesOf(db, fastOrders)).values()]).to.deep.equal(['CONFIRMED', 'CONFIRMED', 'CONFIRMED']);
+      expect((await statusesOf(db, [slowOrder])).get(slowOrder)).to.equal('PENDING');
+    } finally {
+      await lock.commit();
+    }
+    await allDecided(db, [slowOrder]);
+    expect((await statusesOf(db, [slowOrder])).get(slowOrder)).to.equal('CONFIRMED');
+  });
+});
