@@ -1,0 +1,251 @@
+import type { Knex } from 'knex';
+import type { Db } from '../db.ts';
+import { notFound } from '../problems.ts';
+
+// Product search: GET /api/search/products/. Every query here is shaped for the indexes of
+// db/migrations/20261125000300_search_indexes.ts; docs/query-plans.md shows the plans on a
+// million products.
+//
+// Text matching, in two steps:
+// 1. Exact: the search text is split into words, and a product matches when every word occurs in
+//    its title or its description (case-insensitive). Trigram GIN indexes answer `ILIKE '%word%'`,
+//    whose recheck is cheap. Words of one or two letters ("tv", "4k") have no trigram of their
+//    own, so they must start a title word instead, which the title index can still answer.
+// 2. Typo-tolerant, only when step 1 finds nothing ("iphnoe"): titles word-similar to the text
+//    (pg_trgm `<%`). Similarity is costly to compute per row, which is why it is the fallback,
+//    not the first try: exact matches are what people type most of the time.
+//
+// Counting: a search with text scores every match anyway, so one query returns the page and the
+// total (count(*) OVER ()). Without text, the count and the page are separate queries, because
+// the page can then stop after page_size rows of an ordered index while the count may be answered
+// from an index alone.
+
+export const productOrderings = ['relevance', 'price', '-price', 'title', '-title', 'newest'] as const;
+export type ProductOrdering = (typeof productOrderings)[number];
+
+export interface ProductSearch {
+  text?: string;
+  /** A category id, or a category name (case-insensitive). An unknown one matches nothing. */
+  category?: number | string;
+  /** Decimal strings, compared as numeric by PostgreSQL. */
+  priceMin?: string;
+  priceMax?: string;
+  /** Adds each product's quantity in this store; in_stock then means "in this store". */
+  storeId?: number;
+  inStock?: boolean;
+  /** Default: relevance when there is text, else id. */
+  ordering?: ProductOrdering;
+  page: number;
+  pageSize: number;
+}
+
+export interface ProductHit {
+  id: number;
+  title: string;
+  description: string;
+  price: string;
+  category: { id: number; name: string };
+  created_at: Date;
+  /** Only when the search names a store. */
+  store_quantity?: number;
+}
+
+export interface SearchResult {
+  count: number;
+  results: ProductHit[];
+}
+
+/** How similar (pg_trgm word_similarity) a title must be to the text in the typo-tolerant step. */
+export const typoSimilarityThreshold = 0.3;
+
+export async function searchProducts(db: Db, search: ProductSearch): Promise<SearchResult> {
+  const [storeExists, result] = await Promise.all([
+    search.storeId === undefined ? true : storeIsKnown(db, search.storeId),
+    search.text === undefined ? pageAndCount(db, search) : textSearch(db, search, search.text),
+  ]);
+  if (!storeExists) throw notFound(`There is no store ${search.storeId}.`);
+  return result;
+}
+
+async function storeIsKnown(db: Db, storeId: number): Promise<boolean> {
+  return (await db('stores').where('id', storeId).first(db.raw('1 AS known'))) !== undefined;
+}
+
+type TextMatch = { kind: 'exact'; words: string[] } | { kind: 'typo'; text: string };
+
+async function textSearch(db: Db, search: ProductSearch, text: string): Promise<SearchResult> {
+  const words = text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+  if (words.length === 0) return { count: 0, results: [] }; // only punctuation: nothing can match
+  const exact = await scoredPage(db, search, { kind: 'exact', words });
+  if (exact.count > 0) return exact;
+  // The threshold is a setting of pg_trgm's `<%` operator (the indexable form), so it is set for
+  // this one transaction only.
+  return db.transaction(async (trx) => {
+    await trx.raw(`SELECT set_config('pg_trgm.word_similarity_threshold', ?, true)`, [String(typoSimilarityThreshold)]);
+    return scoredPage(trx, search, { kind: 'typo', text: words.join(' ') });
+  });
+}
+
+/** A text search's page and total in one pass over the matches. */
+async function scoredPage(db: Db | Knex.Transaction, search: ProductSearch, match: TextMatch): Promise<SearchResult> {
+  const order = ordering(db, search.ordering ?? 'relevance', match);
+  const matches = filtered(db, search, match).select('p.*', ...order.columns, db.raw('count(*) OVER () AS total'));
+  const rows = await withCategoryAndStock(db, pageOf(matches, order, search), order, search, ['p.total']);
+  if (rows.length > 0) return { count: Number(rows[0]!.total), results: rows.map(toHit) };
+  // An empty page: either nothing matches or the page is past the end; only the latter needs a count.
+  return { count: search.page === 1 ? 0 : await countOf(filtered(db, search, match)), results: [] };
+}
+
+async function pageAndCount(db: Db, search: ProductSearch): Promise<SearchResult> {
+  const order = ordering(db, search.ordering ?? 'id', null);
+  const page = pageOf(filtered(db, search, null).select('p.*'), order, search);
+  const [count, rows] = await Promise.all([countOf(filtered(db, search, null)), withCategoryAndStock(db, page, order, search)]);
+  return { count, results: rows.map(toHit) };
+}
+
+async function countOf(query: Knex.QueryBuilder): Promise<number> {
+  const row = (await query.count({ count: '*' }).first()) as { count: number | string };
+  return Number(row.count);
+}
+
+/** products AS p, narrowed by every filter of the search. */
+function filtered(db: Db | Knex.Transaction, search: ProductSearch, match: TextMatch | null): Knex.QueryBuilder {
+  const query = db('products as p');
+  if (match?.kind === 'exact') {
+    for (const word of match.words) {
+      // Descriptions are searched for words long enough to have trigrams (the index needs them).
+      query.where((either) => {
+        either.whereRaw(titleHas(word), titleHasBindings(word));
+        if (word.length >= 3) either.orWhereRaw('p.description ILIKE ?', [`%${word}%`]);
+      });
+    }
+  }
+  if (match?.kind === 'typo') query.whereRaw('? <% p.title', [match.text]);
+  if (typeof search.category === 'number') query.where('p.category_id', search.category);
+  if (typeof search.category === 'string') {
+    query.whereRaw('p.category_id = (SELECT c.id FROM categories c WHERE lower(c.name) = lower(?))', [search.category]);
+  }
+  if (search.priceMin !== undefined) query.where('p.price', '>=', search.priceMin);
+  if (search.priceMax !== undefined) query.where('p.price', '<=', search.priceMax);
+  if (search.inStock !== undefined) {
+    const stocked = (sub: Knex.QueryBuilder) => {
+      sub.select(db.raw('1')).from('inventory as i').whereRaw('i.product_id = p.id').where('i.quantity', '>', 0);
+      if (search.storeId !== undefined) sub.where('i.store_id', search.storeId);
+    };
+    if (search.inStock) query.whereExists(stocked);
+    else query.whereNotExists(stocked);
+  }
+  return query;
+}
+
+/** "The title contains this word": anywhere for 3+ characters, at the start of a title word otherwise. */
+function titleHas(word: string): string {
+  return word.length >= 3 ? 'p.title ILIKE ?' : '(p.title ILIKE ? OR p.title ILIKE ?)';
+}
+function titleHasBindings(word: string): string[] {
+  // Words are letters and digits only, so they carry no LIKE wildcards to escape.
+  return word.length >= 3 ? [`%${word}%`] : [`${word}%`, `% ${word}%`];
+}
+
+interface Ordering {
+  /** Extra columns the sort needs, selected alongside p.* (relevance scores). */
+  columns: Knex.Raw[];
+  /** ORDER BY over output column names, valid both inside the page query and around it. */
+  orderBy: string;
+}
+
+/**
+ * Each ordering ends in id, so pages never overlap or skip rows; the tie-break follows the sort's
+ * direction so that one backward index scan serves the descending orders.
+ */
+function ordering(db: Db | Knex.Transaction, name: ProductOrdering | 'id', match: TextMatch | null): Ordering {
+  const plain = (orderBy: string): Ordering => ({ columns: [], orderBy });
+  switch (name) {
+    case 'price': return plain('price ASC, id ASC');
+    case '-price': return plain('price DESC, id DESC');
+    case 'title': return plain('title ASC, id ASC');
+    case '-title': return plain('title DESC, id DESC');
+    case 'newest': return plain('created_at DESC, id DESC');
+    case 'id': return plain('id ASC');
+    case 'relevance': return relevance(db, match);
+  }
+}
+
+/**
+ * Exact matches: products with more of the words in their title first (description-only matches
+ * last), then those whose title mentions the first word earlier ("Apple iPhone 15" before "Case
+ * for iPhone 15"), then id. Both are cheap per row, which matters: every match is scored.
+ * Typo-tolerant matches: most similar title first. Without text there is nothing to rank: id order.
+ */
+function relevance(db: Db | Knex.Transaction, match: TextMatch | null): Ordering {
+  if (match === null) return { columns: [], orderBy: 'id ASC' };
+  if (match.kind === 'typo') {
+    return { columns: [db.raw('word_similarity(?, p.title) AS similarity', [match.text])], orderBy: 'similarity DESC, id ASC' };
+  }
+  const inTitle = match.words.map((word) => `(${titleHas(word)})::int`).join(' + ');
+  return {
+    columns: [
+      db.raw(`${inTitle} AS words_in_title`, match.words.flatMap(titleHasBindings)),
+      db.raw('nullif(strpos(lower(p.title), ?), 0) AS first_word_at', [match.words[0]!]),
+    ],
+    orderBy: 'words_in_title DESC, first_word_at ASC NULLS LAST, id ASC',
+  };
+}
+
+function pageOf(query: Knex.QueryBuilder, order: Ordering, search: ProductSearch): Knex.QueryBuilder {
+  return query
+    .orderByRaw(order.orderBy)
+    .limit(search.pageSize)
+    .offset((search.page - 1) * search.pageSize);
+}
+
+interface Row {
+  id: number;
+  title: string;
+  description: string;
+  price: string;
+  created_at: Date;
+  category_id: number;
+  category_name: string;
+  store_quantity?: number;
+  total?: number | string;
+}
+
+/**
+ * Joins a page of products to their categories (and the store's quantity) AFTER the page is cut,
+ * so the joins cost page_size lookups, never one per match.
+ */
+function withCategoryAndStock(
+  db: Db | Knex.Transaction,
+  page: Knex.QueryBuilder,
+  order: Ordering,
+  search: ProductSearch,
+  extraColumns: string[] = [],
+): Promise<Row[]> {
+  const query = db
+    .from(page.as('p'))
+    .join('categories as c', 'c.id', 'p.category_id')
+    .select('p.id', 'p.title', 'p.description', 'p.price', 'p.created_at', 'p.category_id', 'c.name as category_name', ...extraColumns)
+    // The same sort, on the subquery's columns: joins do not keep the subquery's order.
+    .orderByRaw(order.orderBy.replace(/(^|, )(\w+)/g, '$1p.$2'));
+  const storeId = search.storeId;
+  if (storeId !== undefined) {
+    query
+      .leftJoin('inventory as i', (on) => on.on('i.product_id', 'p.id').andOnVal('i.store_id', '=', storeId))
+      .select(db.raw('coalesce(i.quantity, 0) AS store_quantity'));
+  }
+  return query;
+}
+
+function toHit(row: Row): ProductHit {
+  const hit: ProductHit = {
+    id: row.id,
+    title: row.title,
+    description: row.description,
+    price: row.price,
+    category: { id: row.category_id, name: row.category_name },
+    created_at: row.created_at,
+  };
+  if (row.store_quantity !== undefined) hit.store_quantity = row.store_quantity;
+  return hit;
+}

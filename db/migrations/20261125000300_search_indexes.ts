@@ -1,0 +1,38 @@
+import type { Knex } from 'knex';
+
+// Indexes for GET /api/search/products/ (core/catalog/search.ts). docs/query-plans.md shows each
+// one at work on a million products.
+//
+// - Text: trigram GIN indexes answer both the typo-tolerant title match (`q <% title`) and the
+//   substring match on descriptions (`description ILIKE '%q%'`).
+// - Orderings: one b-tree per sort key, each ending in id (our tie-break), so "cheapest first" or
+//   "newest first" reads 20 index entries instead of sorting every match.
+// - Category: (category_id, price) serves "category X" alone and "category X between two prices,
+//   cheapest first" as one range scan.
+// - Stock: partial indexes over the rows with quantity > 0, the only ones in_stock asks about;
+//   unique (store_id, product_id) already answers a store's quantity for one product.
+export async function up(knex: Knex): Promise<void> {
+  await knex.raw('CREATE INDEX products_title_trgm ON products USING gin (title gin_trgm_ops)');
+  await knex.raw('CREATE INDEX products_description_trgm ON products USING gin (description gin_trgm_ops)');
+  await knex.raw('CREATE INDEX products_price_id ON products (price, id)');
+  await knex.raw('CREATE INDEX products_created_at_id ON products (created_at, id)');
+  await knex.raw('CREATE INDEX products_title_id ON products (title, id)');
+  await knex.raw('CREATE INDEX products_category_price ON products (category_id, price, id)');
+  await knex.raw('CREATE INDEX inventory_in_stock_by_store ON inventory (store_id, product_id) WHERE quantity > 0');
+  await knex.raw('CREATE INDEX inventory_in_stock_by_product ON inventory (product_id) WHERE quantity > 0');
+}
+
+export async function down(knex: Knex): Promise<void> {
+  for (const index of [
+    'inventory_in_stock_by_product',
+    'inventory_in_stock_by_store',
+    'products_category_price',
+    'products_title_id',
+    'products_created_at_id',
+    'products_price_id',
+    'products_description_trgm',
+    'products_title_trgm',
+  ]) {
+    await knex.raw(`DROP INDEX ${index}`);
+  }
+}
