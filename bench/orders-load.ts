@@ -7,6 +7,8 @@ import { Agent, request } from 'node:http';
 export interface HttpResult {
   status: number;
   body: unknown;
+  /** performance.now() when the request was sent. */
+  startedAt: number;
   ms: number;
 }
 
@@ -42,7 +44,7 @@ export class JsonClient {
             } catch {
               // not JSON: keep the text, the caller reports it
             }
-            resolve({ status: res.statusCode ?? 0, body: parsed, ms: performance.now() - started });
+            resolve({ status: res.statusCode ?? 0, body: parsed, startedAt: started, ms: performance.now() - started });
           });
           res.on('error', reject);
         },

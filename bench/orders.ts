@@ -28,7 +28,8 @@ import {
   type BenchFixtures,
   type StockRow,
 } from './orders-database.ts';
-import { closedLoop, JsonClient, percentile, seededRandom } from './orders-load.ts';
+import { listenForDecisions, type DecisionListener } from './orders-decisions.ts';
+import { closedLoop, JsonClient, percentile, seededRandom, type HttpResult } from './orders-load.ts';
 import { renderReport, type NaivePhase, type QueuedPhase } from './orders-report.ts';
 import { measureRowLockCeiling } from './orders-rowlock.ts';
 import { startMailSink, startProcess, type MailSink, type RunningProcess } from './orders-stack.ts';
@@ -71,7 +72,8 @@ interface OrderRequest {
   items: { product_id: number; quantity_requested: number }[];
 }
 
-const say = (message: string) => process.stderr.write(`${message}\n`);
+const benchStarted = performance.now();
+const say = (message: string) => process.stderr.write(`[${((performance.now() - benchStarted) / 1000).toFixed(1)} s] ${message}\n`);
 
 function flashOrders(fixtures: BenchFixtures, storeId: number): OrderRequest[] {
   return Array.from({ length: settings.flashOrders }, () => ({
@@ -114,14 +116,23 @@ async function confirmedSoFar(db: Db, storeIds: number[]): Promise<number> {
   return Number(row?.count ?? 0);
 }
 
-/** The product: POST every order (202 expected), then wait until the workers decided them all. */
+/**
+ * The product: POST every order (202 expected), then wait until the workers decided them all.
+ * Decision latency and throughput are client-side: POST sent → decision notification received.
+ */
 async function runQueued(
-  web: JsonClient, db: Db, tokens: string[], orders: OrderRequest[], storeIds: number[], initialStock: StockRow[], mail: MailSink, emailStores: number[],
+  web: JsonClient, db: Db, decisions: DecisionListener, tokens: string[], orders: OrderRequest[], storeIds: number[], initialStock: StockRow[], mail: MailSink, emailStores: number[],
 ): Promise<QueuedPhase> {
   const emailsBefore = mail.received();
   const submit = await closedLoop(orders.length, settings.concurrency, (i) => web.send('POST', '/orders/orders/', orders[i], tokens[i % tokens.length]));
   const accepted = submit.results.filter((r) => r.status === 202);
+  const idOf = (r: HttpResult) => (r.body as { id: number }).id;
   await waitUntil('the decisions', 120_000 + orders.length * 20, async () => (await pendingOrders(db, storeIds)) === 0);
+  await waitUntil('the decision notifications', 5_000, async () => accepted.every((r) => decisions.seenAt.has(idOf(r))));
+  const decidedAt = accepted.map((r) => decisions.seenAt.get(idOf(r)));
+  const latencies = accepted.flatMap((r, i) => (decidedAt[i] === undefined ? [] : [decidedAt[i]! - r.startedAt]));
+  const firstSubmit = Math.min(...submit.results.map((r) => r.startedAt));
+  const lastDecision = Math.max(...decidedAt.map((t) => t ?? Number.NaN));
   const times = await decisionTimes(db, storeIds);
   const check = await checkStock(db, storeIds, initialStock, accepted.length);
   // Let the email worker catch up before the next phase, so its work is not measured there.
@@ -135,9 +146,12 @@ async function runQueued(
     rejected: times.rejected,
     submitP50: percentile(accepted.map((r) => r.ms), 50),
     submitP99: percentile(accepted.map((r) => r.ms), 99),
-    decisionP50: percentile(times.latenciesMs, 50),
-    decisionP99: percentile(times.latenciesMs, 99),
-    decidedPerSecond: times.orders / times.spanSeconds,
+    decisionP50: percentile(latencies, 50),
+    decisionP99: percentile(latencies, 99),
+    missingNotifications: accepted.length - latencies.length,
+    dbDecisionP50: percentile(times.latenciesMs, 50),
+    dbDecisionP99: percentile(times.latenciesMs, 99),
+    decidedPerSecond: accepted.length / ((lastDecision - firstSubmit) / 1000),
     check,
     emailsDelivered: mail.received() - emailsBefore,
   };
@@ -178,6 +192,7 @@ async function main(): Promise<void> {
   const processes: RunningProcess[] = [];
   let mail: MailSink | null = null;
   let db: Db | null = null;
+  let decisions: DecisionListener | null = null;
   try {
     say('preparing the database shop_bench_orders');
     const databaseUrl = await recreateBenchDatabase(serverUrl);
@@ -200,6 +215,7 @@ async function main(): Promise<void> {
       SMTP_URL: mail.url,
       REDIS_KEY_PREFIX: 'shop_bench_orders:',
     };
+    decisions = await listenForDecisions(databaseUrl);
     say('starting web, worker(s) and the naive app');
     const webProcess = await startProcess('web', 'server/main.ts', env, true);
     processes.push(webProcess);
@@ -212,18 +228,19 @@ async function main(): Promise<void> {
 
     say('warming up both designs');
     const warmup = Array.from({ length: 200 }, () => ({ store_id: fixtures.warmup.storeId, items: [{ product_id: fixtures.warmup.productId, quantity_requested: 1 }] }));
-    await runQueued(web, db, tokens, warmup, [fixtures.warmup.storeId], fixtures.initialStock, mail, emailStores);
+    await runQueued(web, db, decisions, tokens, warmup, [fixtures.warmup.storeId], fixtures.initialStock, mail, emailStores);
     await runNaive(naive, db, tokens, warmup.map((o) => ({ ...o, store_id: fixtures.warmup.naiveStoreId })), [fixtures.warmup.naiveStoreId], fixtures.initialStock);
 
     say(`flash sale: ${settings.flashOrders} orders for ${settings.flashStock} units of one product`);
-    const flashQueued = await runQueued(web, db, tokens, flashOrders(fixtures, fixtures.flash.storeId), [fixtures.flash.storeId], fixtures.initialStock, mail, emailStores);
+    const flashQueued = await runQueued(web, db, decisions, tokens, flashOrders(fixtures, fixtures.flash.storeId), [fixtures.flash.storeId], fixtures.initialStock, mail, emailStores);
     const flashNaive = await runNaive(naive, db, tokens, flashOrders(fixtures, fixtures.flash.naiveStoreId), [fixtures.flash.naiveStoreId], fixtures.initialStock);
 
     say(`spread: ${settings.spreadOrders} orders over ${settings.stores} stores`);
-    const spreadQueued = await runQueued(web, db, tokens, spreadOrders(fixtures, fixtures.spread.storeIds), fixtures.spread.storeIds, fixtures.initialStock, mail, emailStores);
+    const spreadQueued = await runQueued(web, db, decisions, tokens, spreadOrders(fixtures, fixtures.spread.storeIds), fixtures.spread.storeIds, fixtures.initialStock, mail, emailStores);
     const spreadNaive = await runNaive(naive, db, tokens, spreadOrders(fixtures, fixtures.spread.naiveStoreIds), fixtures.spread.naiveStoreIds, fixtures.initialStock);
     web.close();
     naive.close();
+    say('stopping the stack');
 
     const date = new Date().toISOString();
     const markdown = renderReport({
@@ -246,6 +263,7 @@ async function main(): Promise<void> {
   } finally {
     for (const running of processes.reverse()) await running.stop();
     await mail?.close();
+    await decisions?.close();
     await db?.destroy();
   }
 }

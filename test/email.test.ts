@@ -227,6 +227,29 @@ describe('confirmation emails', function () {
     expect(job.retryCount).to.equal(2);
   });
 
+  it('settles each email of a batch on its own: one refusal does not resend the others', async () => {
+    const steady = await createFixture(services.db);
+    const flaky = await createFixture(services.db);
+    smtp.failures.set(flaky.userEmail, 1);
+    const steadyOrders = [await insertOrder(services.db, steady, 'CONFIRMED'), await insertOrder(services.db, steady, 'CONFIRMED')];
+    const flakyOrder = await insertOrder(services.db, flaky, 'CONFIRMED');
+    // One transaction, so the three jobs become visible together and are fetched as one batch.
+    await services.db.transaction(async (trx) => {
+      for (const orderId of [...steadyOrders, flakyOrder]) await enqueueConfirmationEmail(boss, orderId, fromKnex(trx));
+    });
+
+    await waitFor('the retried email', () => smtp.messagesTo(flaky.userEmail)[0]);
+    await waitFor('both other emails', () => (smtp.messagesTo(steady.userEmail).length === 2 ? true : undefined));
+    for (const orderId of steadyOrders) {
+      const job = await waitFor('the job to complete', async () => {
+        const found = await jobOf(boss, EMAIL_QUEUE, orderId);
+        return found?.state === 'completed' ? found : undefined;
+      });
+      expect(job.retryCount).to.equal(0);
+    }
+    expect(smtp.messagesTo(steady.userEmail)).to.have.length(2);
+  });
+
   it('moves the job to the dead-letter queue once the retries are spent', async () => {
     const doomed = await createFixture(services.db);
     smtp.failures.set(doomed.userEmail, Infinity);
