@@ -137,6 +137,7 @@ async function runQueued(
   const check = await checkStock(db, storeIds, initialStock, accepted.length);
   // Let the email worker catch up before the next phase, so its work is not measured there.
   const confirmed = await confirmedSoFar(db, emailStores);
+  say(`  ${accepted.length} accepted, all decided; waiting for ${confirmed - mail.received()} confirmation emails`);
   await waitUntil('the confirmation emails', 120_000, async () => mail.received() >= confirmed);
   return {
     orders: orders.length,

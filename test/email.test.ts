@@ -12,7 +12,7 @@ import { loadConfig } from '../core/config.ts';
 import type { Db } from '../core/db.ts';
 import { createMailer } from '../core/email/mailer.ts';
 import { sendOrderConfirmation } from '../core/email/order-confirmation.ts';
-import { createEmailQueues, EMAIL_DEAD_LETTER_QUEUE, EMAIL_QUEUE, enqueueConfirmationEmail } from '../core/email/queue.ts';
+import { createEmailQueues, EMAIL_DEAD_LETTER_QUEUE, EMAIL_QUEUE, enqueueConfirmationEmail, enqueueConfirmationEmails } from '../core/email/queue.ts';
 import { createLogger } from '../core/logger.ts';
 import { openServices, type OpenServices } from '../core/services.ts';
 import { startEmailWorker } from '../workers/email.ts';
@@ -233,9 +233,10 @@ describe('confirmation emails', function () {
     smtp.failures.set(flaky.userEmail, 1);
     const steadyOrders = [await insertOrder(services.db, steady, 'CONFIRMED'), await insertOrder(services.db, steady, 'CONFIRMED')];
     const flakyOrder = await insertOrder(services.db, flaky, 'CONFIRMED');
-    // One transaction, so the three jobs become visible together and are fetched as one batch.
+    // One statement in one transaction (as a worker confirming a batch queues them), so the three
+    // jobs become visible together and are fetched as one batch.
     await services.db.transaction(async (trx) => {
-      for (const orderId of [...steadyOrders, flakyOrder]) await enqueueConfirmationEmail(boss, orderId, fromKnex(trx));
+      await enqueueConfirmationEmails(boss, [...steadyOrders, flakyOrder], fromKnex(trx));
     });
 
     await waitFor('the retried email', () => smtp.messagesTo(flaky.userEmail)[0]);

@@ -49,6 +49,15 @@ export interface ConfirmationEmailJob {
 
 /** Queues the confirmation email for a confirmed order, inside the caller's transaction (`db`). */
 export async function enqueueConfirmationEmail(boss: PgBoss, orderId: number, db: BossDb): Promise<void> {
-  const data: ConfirmationEmailJob = { orderId };
-  await boss.send(EMAIL_QUEUE, data, { db });
+  await enqueueConfirmationEmails(boss, [orderId], db);
+}
+
+/**
+ * The same for many orders in ONE statement: a worker that confirms a batch of orders in one
+ * transaction pays one round trip for all their emails instead of one per order.
+ */
+export async function enqueueConfirmationEmails(boss: PgBoss, orderIds: number[], db: BossDb): Promise<void> {
+  if (orderIds.length === 0) return;
+  const jobs = orderIds.map((orderId): { data: ConfirmationEmailJob } => ({ data: { orderId } }));
+  await boss.insert(EMAIL_QUEUE, jobs, { db });
 }
