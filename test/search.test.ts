@@ -94,6 +94,14 @@ describe('GET /api/search/products/', () => {
       expect(hit.category).to.deep.equal({ id: row.id, name: row.name });
     });
 
+    it('the total follows products being added and removed', async () => {
+      const before = (await ok()).count;
+      const [row] = await db()('products').insert({ title: `Counted ${suffix}`, price: '1.00', category_id: fixture.categoryId }).returning('id');
+      expect((await ok()).count).to.equal(before + 1);
+      await db()('products').where('id', row.id).delete();
+      expect((await ok()).count).to.equal(before);
+    });
+
     it('refuses unknown query parameters, naming them', async () => {
       await badRequest({ pricemax: '10' }, 'pricemax');
     });

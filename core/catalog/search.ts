@@ -12,13 +12,16 @@ import { notFound } from '../problems.ts';
 //    whose recheck is cheap. Words of one or two letters ("tv", "4k") have no trigram of their
 //    own, so they must start a title word instead, which the title index can still answer.
 // 2. Typo-tolerant, only when step 1 finds nothing ("iphnoe"): titles word-similar to the text
-//    (pg_trgm `<%`). Similarity is costly to compute per row, which is why it is the fallback,
-//    not the first try: exact matches are what people type most of the time.
+//    (pg_trgm `<%`). Similarity costs several times more per row than ILIKE, which is why it is
+//    the fallback and not the first try.
 //
-// Counting: a search with text scores every match anyway, so one query returns the page and the
-// total (count(*) OVER ()). Without text, the count and the page are separate queries, because
-// the page can then stop after page_size rows of an ordered index while the count may be answered
-// from an index alone.
+// Pages: the filtered, sorted query selects only ids and sort keys, so sorting or counting many
+// matches moves small rows; the page's 20 ids are then joined back to products, categories and
+// the store's stock.
+//
+// Counts: a search with text scores every match anyway, so one query returns the page and the
+// total (count(*) OVER ()). Without text, the count is its own query and the page stops after
+// page_size rows of an ordered index; see countMatches for the counts that avoid visiting rows.
 
 export const productOrderings = ['relevance', 'price', '-price', 'title', '-title', 'newest'] as const;
 export type ProductOrdering = (typeof productOrderings)[number];
@@ -58,10 +61,13 @@ export interface SearchResult {
 /** How similar (pg_trgm word_similarity) a title must be to the text in the typo-tolerant step. */
 export const typoSimilarityThreshold = 0.3;
 
+type Querier = Db | Knex.Transaction;
+type TextMatch = { kind: 'exact'; words: [string, ...string[]] } | { kind: 'typo'; text: string };
+
 export async function searchProducts(db: Db, search: ProductSearch): Promise<SearchResult> {
   const [storeExists, result] = await Promise.all([
     search.storeId === undefined ? true : storeIsKnown(db, search.storeId),
-    search.text === undefined ? pageAndCount(db, search) : textSearch(db, search, search.text),
+    search.text === undefined ? filterOnly(db, search) : textSearch(db, search, search.text),
   ]);
   if (!storeExists) throw notFound(`There is no store ${search.storeId}.`);
   return result;
@@ -71,11 +77,16 @@ async function storeIsKnown(db: Db, storeId: number): Promise<boolean> {
   return (await db('stores').where('id', storeId).first(db.raw('1 AS known'))) !== undefined;
 }
 
-type TextMatch = { kind: 'exact'; words: string[] } | { kind: 'typo'; text: string };
+async function filterOnly(db: Db, search: ProductSearch): Promise<SearchResult> {
+  const order = ordering(db, search.ordering ?? 'id', null);
+  const [count, rows] = await Promise.all([countMatches(db, search), pageRows(db, search, null, order)]);
+  return { count, results: rows.map(toHit) };
+}
 
 async function textSearch(db: Db, search: ProductSearch, text: string): Promise<SearchResult> {
-  const words = text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
-  if (words.length === 0) return { count: 0, results: [] }; // only punctuation: nothing can match
+  const [first, ...others] = text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+  if (first === undefined) return { count: 0, results: [] }; // only punctuation: nothing can match
+  const words: [string, ...string[]] = [first, ...others];
   const exact = await scoredPage(db, search, { kind: 'exact', words });
   if (exact.count > 0) return exact;
   // The threshold is a setting of pg_trgm's `<%` operator (the indexable form), so it is set for
@@ -86,21 +97,38 @@ async function textSearch(db: Db, search: ProductSearch, text: string): Promise<
   });
 }
 
-/** A text search's page and total in one pass over the matches. */
-async function scoredPage(db: Db | Knex.Transaction, search: ProductSearch, match: TextMatch): Promise<SearchResult> {
+/** A text search's page and its total, from one pass over the matches. */
+async function scoredPage(db: Querier, search: ProductSearch, match: TextMatch): Promise<SearchResult> {
   const order = ordering(db, search.ordering ?? 'relevance', match);
-  const matches = filtered(db, search, match).select('p.*', ...order.columns, db.raw('count(*) OVER () AS total'));
-  const rows = await withCategoryAndStock(db, pageOf(matches, order, search), order, search, ['p.total']);
+  const rows = await pageRows(db, search, match, order, true);
   if (rows.length > 0) return { count: Number(rows[0]!.total), results: rows.map(toHit) };
   // An empty page: either nothing matches or the page is past the end; only the latter needs a count.
   return { count: search.page === 1 ? 0 : await countOf(filtered(db, search, match)), results: [] };
 }
 
-async function pageAndCount(db: Db, search: ProductSearch): Promise<SearchResult> {
-  const order = ordering(db, search.ordering ?? 'id', null);
-  const page = pageOf(filtered(db, search, null).select('p.*'), order, search);
-  const [count, rows] = await Promise.all([countOf(filtered(db, search, null)), withCategoryAndStock(db, page, order, search)]);
-  return { count, results: rows.map(toHit) };
+/**
+ * Counts without text. Two common shapes have an exact answer that visits no product rows:
+ * - no filter at all (browsing the whole catalog): the trigger-maintained product_count row;
+ * - only store_id + in_stock: that store's in-stock inventory rows, an index-only scan of the
+ *   partial index (each row is one product: unique (store_id, product_id), and the foreign key
+ *   guarantees the product exists); in_stock=false is the rest of the catalog.
+ * Anything else counts the filtered products, through the same indexes as the page.
+ */
+async function countMatches(db: Db, search: ProductSearch): Promise<number> {
+  const productFilters = search.category !== undefined || search.priceMin !== undefined || search.priceMax !== undefined;
+  if (!productFilters && search.inStock === undefined) return allProducts(db);
+  if (!productFilters && search.storeId !== undefined) {
+    const inStock = countOf(db('inventory').where('store_id', search.storeId).where('quantity', '>', 0));
+    if (search.inStock) return inStock;
+    const [all, stocked] = await Promise.all([allProducts(db), inStock]);
+    return all - stocked;
+  }
+  return countOf(filtered(db, search, null));
+}
+
+async function allProducts(db: Db): Promise<number> {
+  const row = (await db('product_count').first('n')) as { n: number | string };
+  return Number(row.n);
 }
 
 async function countOf(query: Knex.QueryBuilder): Promise<number> {
@@ -109,7 +137,7 @@ async function countOf(query: Knex.QueryBuilder): Promise<number> {
 }
 
 /** products AS p, narrowed by every filter of the search. */
-function filtered(db: Db | Knex.Transaction, search: ProductSearch, match: TextMatch | null): Knex.QueryBuilder {
+function filtered(db: Querier, search: ProductSearch, match: TextMatch | null): Knex.QueryBuilder {
   const query = db('products as p');
   if (match?.kind === 'exact') {
     for (const word of match.words) {
@@ -148,9 +176,9 @@ function titleHasBindings(word: string): string[] {
 }
 
 interface Ordering {
-  /** Extra columns the sort needs, selected alongside p.* (relevance scores). */
-  columns: Knex.Raw[];
-  /** ORDER BY over output column names, valid both inside the page query and around it. */
+  /** The sort keys, selected next to the id: column names or scoring expressions. */
+  keys: (string | Knex.Raw)[];
+  /** ORDER BY over the keys' output names (and id), valid inside the page query and around it. */
   orderBy: string;
 }
 
@@ -158,15 +186,14 @@ interface Ordering {
  * Each ordering ends in id, so pages never overlap or skip rows; the tie-break follows the sort's
  * direction so that one backward index scan serves the descending orders.
  */
-function ordering(db: Db | Knex.Transaction, name: ProductOrdering | 'id', match: TextMatch | null): Ordering {
-  const plain = (orderBy: string): Ordering => ({ columns: [], orderBy });
+function ordering(db: Querier, name: ProductOrdering | 'id', match: TextMatch | null): Ordering {
   switch (name) {
-    case 'price': return plain('price ASC, id ASC');
-    case '-price': return plain('price DESC, id DESC');
-    case 'title': return plain('title ASC, id ASC');
-    case '-title': return plain('title DESC, id DESC');
-    case 'newest': return plain('created_at DESC, id DESC');
-    case 'id': return plain('id ASC');
+    case 'price': return { keys: ['p.price'], orderBy: 'price ASC, id ASC' };
+    case '-price': return { keys: ['p.price'], orderBy: 'price DESC, id DESC' };
+    case 'title': return { keys: ['p.title'], orderBy: 'title ASC, id ASC' };
+    case '-title': return { keys: ['p.title'], orderBy: 'title DESC, id DESC' };
+    case 'newest': return { keys: ['p.created_at'], orderBy: 'created_at DESC, id DESC' };
+    case 'id': return { keys: [], orderBy: 'id ASC' };
     case 'relevance': return relevance(db, match);
   }
 }
@@ -177,26 +204,19 @@ function ordering(db: Db | Knex.Transaction, name: ProductOrdering | 'id', match
  * for iPhone 15"), then id. Both are cheap per row, which matters: every match is scored.
  * Typo-tolerant matches: most similar title first. Without text there is nothing to rank: id order.
  */
-function relevance(db: Db | Knex.Transaction, match: TextMatch | null): Ordering {
-  if (match === null) return { columns: [], orderBy: 'id ASC' };
+function relevance(db: Querier, match: TextMatch | null): Ordering {
+  if (match === null) return { keys: [], orderBy: 'id ASC' };
   if (match.kind === 'typo') {
-    return { columns: [db.raw('word_similarity(?, p.title) AS similarity', [match.text])], orderBy: 'similarity DESC, id ASC' };
+    return { keys: [db.raw('word_similarity(?, p.title) AS similarity', [match.text])], orderBy: 'similarity DESC, id ASC' };
   }
   const inTitle = match.words.map((word) => `(${titleHas(word)})::int`).join(' + ');
   return {
-    columns: [
+    keys: [
       db.raw(`${inTitle} AS words_in_title`, match.words.flatMap(titleHasBindings)),
-      db.raw('nullif(strpos(lower(p.title), ?), 0) AS first_word_at', [match.words[0]!]),
+      db.raw('nullif(strpos(lower(p.title), ?), 0) AS first_word_at', [match.words[0]]),
     ],
     orderBy: 'words_in_title DESC, first_word_at ASC NULLS LAST, id ASC',
   };
-}
-
-function pageOf(query: Knex.QueryBuilder, order: Ordering, search: ProductSearch): Knex.QueryBuilder {
-  return query
-    .orderByRaw(order.orderBy)
-    .limit(search.pageSize)
-    .offset((search.page - 1) * search.pageSize);
 }
 
 interface Row {
@@ -212,22 +232,24 @@ interface Row {
 }
 
 /**
- * Joins a page of products to their categories (and the store's quantity) AFTER the page is cut,
- * so the joins cost page_size lookups, never one per match.
+ * One page of matches with their categories (and the store's quantity). The inner query sorts
+ * and cuts the page over ids and sort keys only; the joins then cost page_size lookups.
  */
-function withCategoryAndStock(
-  db: Db | Knex.Transaction,
-  page: Knex.QueryBuilder,
-  order: Ordering,
-  search: ProductSearch,
-  extraColumns: string[] = [],
-): Promise<Row[]> {
+function pageRows(db: Querier, search: ProductSearch, match: TextMatch | null, order: Ordering, withTotal = false): Promise<Row[]> {
+  const page = filtered(db, search, match)
+    .select('p.id', ...order.keys)
+    .orderByRaw(order.orderBy)
+    .limit(search.pageSize)
+    .offset((search.page - 1) * search.pageSize);
+  if (withTotal) page.select(db.raw('count(*) OVER () AS total'));
   const query = db
-    .from(page.as('p'))
+    .from(page.as('page'))
+    .join('products as p', 'p.id', 'page.id')
     .join('categories as c', 'c.id', 'p.category_id')
-    .select('p.id', 'p.title', 'p.description', 'p.price', 'p.created_at', 'p.category_id', 'c.name as category_name', ...extraColumns)
-    // The same sort, on the subquery's columns: joins do not keep the subquery's order.
-    .orderByRaw(order.orderBy.replace(/(^|, )(\w+)/g, '$1p.$2'));
+    .select('p.id', 'p.title', 'p.description', 'p.price', 'p.created_at', 'p.category_id', 'c.name as category_name')
+    // The same sort, on the page's columns: joins do not keep the subquery's order.
+    .orderByRaw(order.orderBy.replace(/(^|, )(\w+)/g, '$1page.$2'));
+  if (withTotal) query.select('page.total');
   const storeId = search.storeId;
   if (storeId !== undefined) {
     query

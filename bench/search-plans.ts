@@ -1,0 +1,70 @@
+// Prints EXPLAIN (ANALYZE, BUFFERS) of every SQL statement product search runs for each query of
+// bench/search-queries.ts, as markdown (docs/query-plans.md is made from its output).
+//
+//   DATABASE_URL=postgres://postgres@127.0.0.1:5432/shop_bench_1m node bench/search-plans.ts
+//
+// The app runs in-process against DATABASE_URL (already migrated and seeded: see bench/search.ts
+// or `SEED_PRODUCTS=1000000 npm run db:seed`); each request's SQL is captured from knex and
+// explained with the same bindings, so the plans are those of the real queries.
+import pg from 'pg';
+import { typoSimilarityThreshold } from '../core/catalog/search.ts';
+import { loadConfig } from '../core/config.ts';
+import { createLogger } from '../core/logger.ts';
+import { openServices } from '../core/services.ts';
+import { createApp } from '../server/app.ts';
+import { close, listen } from '../server/listen.ts';
+import { searchScenarios } from './search-queries.ts';
+
+const databaseUrl = process.env.DATABASE_URL;
+if (!databaseUrl) throw new Error('Set DATABASE_URL to a seeded database, e.g. postgres://postgres@127.0.0.1:5432/shop_bench_1m');
+
+const config = loadConfig({ ...process.env, LOG_LEVEL: 'warn', REDIS_URL: undefined });
+const services = await openServices(config, createLogger('warn'), databaseUrl);
+const server = await listen(createApp(services), 0);
+const address = server.address();
+const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+
+let captured: { sql: string; bindings: unknown[] }[] = [];
+services.db.on('query', (query: { sql: string; bindings?: unknown[] }) => captured.push({ sql: query.sql, bindings: query.bindings ?? [] }));
+
+const explainer = new pg.Client({ connectionString: databaseUrl });
+await explainer.connect();
+// The typo-tolerant statement runs with this setting in the app (set per transaction there).
+await explainer.query(`SET pg_trgm.word_similarity_threshold = ${typoSimilarityThreshold}`);
+
+const { rows: [size] } = await explainer.query('SELECT (SELECT count(*) FROM products) AS products, (SELECT count(*) FROM inventory) AS inventory');
+console.log(`Catalog: ${size.products} products, ${size.inventory} inventory rows. ${new Date().toISOString()}\n`);
+
+/** Plan lines worth reading: nodes, index conditions, filters, sort methods, heap blocks. */
+const keyLine = /->|^\S|Index Cond|Recheck Cond|Filter:|Sort Method|Heap Blocks|Rows Removed|Execution Time|Buffers: shared/;
+
+for (const scenario of searchScenarios) {
+  const url = `${base}/api/search/products/?${scenario.query}`;
+  // The first request also warms the caches, the way a running service has them.
+  const body = (await (await fetch(url)).json()) as { count: number };
+  const latencies: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    captured = [];
+    const started = performance.now();
+    const response = await fetch(url);
+    await response.arrayBuffer();
+    latencies.push(performance.now() - started);
+    if (response.status !== 200) throw new Error(`${scenario.query}: HTTP ${response.status}`);
+  }
+  latencies.sort((a, b) => a - b);
+  console.log(`### ${scenario.name}\n`);
+  console.log(`\`GET /api/search/products/?${scenario.query}\` → count ${body.count}; one request at a time: median ${latencies[2]!.toFixed(1)} ms\n`);
+  for (const statement of captured.filter((query) => /^\s*(select|with)/i.test(query.sql))) {
+    const { rows } = await explainer.query(`EXPLAIN (ANALYZE, BUFFERS) ${statement.sql}`, statement.bindings);
+    const lines = rows.map((row: { 'QUERY PLAN': string }) => row['QUERY PLAN']).filter((line) => keyLine.test(line.trim()) || keyLine.test(line));
+    console.log('```');
+    console.log(statement.sql.length > 400 ? `${statement.sql.slice(0, 400)} …` : statement.sql);
+    console.log('--');
+    console.log(lines.join('\n'));
+    console.log('```\n');
+  }
+}
+
+await explainer.end();
+await close(server);
+await services.close();
