@@ -36,8 +36,12 @@ export function createBoss(databaseUrl: string, log: Logger, { runsWorkers }: Bo
     maintenanceIntervalSeconds: 300,
   });
   // pg-boss reports background failures (a lost connection, a failed monitor pass) as events;
-  // unhandled, an 'error' event would crash the process.
-  boss.on('error', (error) => log.error({ err: error }, 'pg-boss error'));
+  // unhandled, an 'error' event would crash the process. Its errors can carry the whole pg
+  // client (connection settings included), so only what explains the failure is logged.
+  boss.on('error', (error) => {
+    const { message, code, queue, stack } = error as Error & { code?: string; queue?: string };
+    log.error({ error: { message, code, queue, stack } }, 'pg-boss error');
+  });
   boss.on('warning', (warning) => log.warn({ warning }, 'pg-boss warning'));
   return boss;
 }

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { fromKnex, type JobWithMetadata, type PgBoss } from 'pg-boss';
 import type { Db } from '../db.ts';
-import { enqueueConfirmationEmail } from '../email/queue.ts';
+import { enqueueConfirmationEmails } from '../email/queue.ts';
 import type { Logger } from '../logger.ts';
 import type { OrderStatus } from '../models/order.ts';
 import { ORDERS_QUEUE } from '../queue.ts';
@@ -76,7 +76,8 @@ async function runTurn(trx: Knex.Transaction, deps: DecideDeps, head: JobWithMet
 
   const applied = mode === 'batch' ? await applyJobs(trx, jobs) : await applyOneByOne(trx, jobs, deps.log);
 
-  for (const orderId of applied.confirmed) await enqueueConfirmationEmail(deps.boss, orderId, bossDb);
+  // One statement for the whole batch's emails.
+  await enqueueConfirmationEmails(deps.boss, applied.confirmed, bossDb);
   if (applied.changed.size > 0) {
     // Delivered when (and only if) this transaction commits; wakes the long-polls of these orders.
     await trx.raw('SELECT pg_notify(?, id::text) FROM unnest(?::int[]) AS id', [ORDER_EVENTS_CHANNEL, [...applied.changed.keys()]]);

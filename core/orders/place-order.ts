@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { PgBoss } from 'pg-boss';
 import type { Db } from '../db.ts';
-import type { Order, OrderLine } from '../models/order.ts';
 import { badRequest, conflict, type FieldError } from '../problems.ts';
 import { isUniqueViolation } from './db-errors.ts';
 import { sendOrderJob } from './jobs.ts';
-import { findOrder, toOrderView, type OrderView } from './read-orders.ts';
+import { findOrder, toOrderView, type OrderRecord, type OrderView } from './read-orders.ts';
 
 // Placing an order: the order, its lines and its decision job commit in one transaction, so an
 // order the client was told about (202) is durable and will be decided, and a failed request
@@ -39,22 +38,31 @@ export async function placeOrder(deps: Deps, userId: number, request: PlaceOrder
   await assertCatalogIds(deps.db, request);
   try {
     const order = await deps.db.transaction(async (trx) => {
-      const [row] = await trx('orders')
-        .insert({ user_id: userId, store_id: request.store_id, idempotency_key: idempotencyKey ?? null, request_fingerprint: fingerprint })
-        .returning<Order[]>('*');
-      const { rows: lines } = await trx.raw<{ rows: OrderLine[] }>(
-        // unit_price: the price now, kept with the order. Lines keep the request's order.
-        `INSERT INTO order_lines (order_id, product_id, quantity_requested, unit_price)
-         SELECT ?, r.product_id, r.quantity, p.price
-         FROM unnest(?::int[], ?::int[]) WITH ORDINALITY AS r(product_id, quantity, n)
-         JOIN products p ON p.id = r.product_id
-         ORDER BY r.n
-         RETURNING id, product_id, quantity_requested, unit_price`,
-        [row!.id, request.items.map((item) => item.product_id), request.items.map((item) => item.quantity_requested)],
+      // The order and its lines in one statement; unit_price is the price now, kept with the
+      // order, and the lines keep the request's order.
+      const { rows } = await trx.raw<{ rows: (OrderRecord & { lines: OrderRecord['lines'] | null })[] }>(
+        `WITH placed AS (
+           INSERT INTO orders (user_id, store_id, idempotency_key, request_fingerprint) VALUES (?, ?, ?, ?)
+           RETURNING id, status, store_id, rejection, created_at, decided_at, cancelled_at
+         ), lines AS (
+           INSERT INTO order_lines (order_id, product_id, quantity_requested, unit_price)
+           SELECT placed.id, r.product_id, r.quantity, p.price
+           FROM placed, unnest(?::int[], ?::int[]) WITH ORDINALITY AS r(product_id, quantity, n)
+           JOIN products p ON p.id = r.product_id
+           ORDER BY r.n
+           RETURNING id, product_id, quantity_requested, unit_price
+         )
+         SELECT placed.*, (
+           SELECT json_agg(json_build_object('product_id', product_id, 'quantity_requested', quantity_requested, 'unit_price', unit_price::text) ORDER BY id)
+           FROM lines
+         ) AS lines
+         FROM placed`,
+        [userId, request.store_id, idempotencyKey ?? null, fingerprint, request.items.map((item) => item.product_id), request.items.map((item) => item.quantity_requested)],
       );
-      if (lines.length !== request.items.length) throw badRequest('A product of this order was removed while it was placed.');
-      await sendOrderJob(deps.boss, trx, request.store_id, { orderId: row!.id, action: 'place' });
-      return { ...row!, lines: lines.sort((a, b) => a.id - b.id) };
+      const placed = rows[0]!;
+      if (placed.lines?.length !== request.items.length) throw badRequest('A product of this order was removed while it was placed.');
+      await sendOrderJob(deps.boss, trx, request.store_id, { orderId: placed.id, action: 'place' });
+      return placed;
     });
     return { order: toOrderView(order), replayed: false };
   } catch (error) {
@@ -88,10 +96,11 @@ async function replayOf(db: Db, userId: number, idempotencyKey: string, fingerpr
 /** 400 naming every store or product id that does not exist. */
 async function assertCatalogIds(db: Db, request: PlaceOrderRequest): Promise<void> {
   const productIds = request.items.map((item) => item.product_id);
-  const [store, known] = await Promise.all([
-    db('stores').where('id', request.store_id).first('id'),
-    db('products').whereIn('id', productIds).pluck<number[]>('id'),
-  ]);
+  const { rows } = await db.raw<{ rows: { store: boolean; known: number[] }[] }>(
+    'SELECT EXISTS (SELECT 1 FROM stores WHERE id = ?) AS store, ARRAY(SELECT id FROM products WHERE id = ANY(?::int[])) AS known',
+    [request.store_id, productIds],
+  );
+  const { store, known } = rows[0]!;
   const errors: FieldError[] = [];
   if (!store) errors.push({ path: 'store_id', message: `There is no store ${request.store_id}.` });
   const knownIds = new Set(known);

@@ -94,3 +94,32 @@ describe('store lanes: FIFO within a store, parallel across stores', function ()
     expect((await statusesOf(db, [slowOrder])).get(slowOrder)).to.equal('CONFIRMED');
   });
 });
+
+describe('connections cut by the database', function () {
+  this.timeout(120_000);
+
+  it('web and workers reconnect and go on deciding', async () => {
+    const app = await startTestApp();
+    const workers = await startWorkersInProcess();
+    try {
+      const db = app.services.db;
+      const shopper = await createShopper(db, app.services.jwtSecret);
+      const { storeId, productIds } = await createShop(db, [5]);
+      const first = await placed(app, shopper, storeId, [{ product_id: productIds[0]!, quantity_requested: 1 }]);
+      await allDecided(db, [first]);
+      // As on a failover or an administrator's pg_terminate_backend: every other session of the
+      // test database is cut, pooled and LISTEN connections alike.
+      const { rows } = await db.raw("SELECT count(pg_terminate_backend(pid)) AS cut FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name LIKE 'shop%'");
+      expect(rows[0].cut).to.be.greaterThan(2);
+      const second = await waitUntil('the web process to place again', async () => {
+        const response = await app.request('/orders/orders/', { token: shopper.token, body: { store_id: storeId, items: [{ product_id: productIds[0]!, quantity_requested: 1 }] } });
+        return response.status === 202 && ((await response.json()) as { id: number }).id;
+      });
+      await allDecided(db, [second]);
+      expect((await statusesOf(db, [second])).get(second)).to.equal('CONFIRMED');
+    } finally {
+      await workers.stop();
+      await app.close();
+    }
+  });
+});
