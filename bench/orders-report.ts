@@ -22,6 +22,9 @@ export interface QueuedPhase {
   decidedPerSecond: number;
   check: StockCheck;
   emailsDelivered: number;
+  /** CPU ms per order of the web process, and of the worker process(es) (decisions and emails). */
+  webCpuMs: number;
+  workerCpuMs: number;
 }
 
 export interface NaivePhase {
@@ -33,12 +36,16 @@ export interface NaivePhase {
   p99: number;
   decidedPerSecond: number;
   check: StockCheck;
+  /** CPU ms per order of the naive app process. */
+  cpuMs: number;
 }
 
 export interface Report {
   date: string;
   command: string;
   machine: string;
+  /** Load average (1, 5, 15 min): a busy machine makes every figure worse. */
+  load: string;
   settings: string;
   rowLock: RowLockResult;
   flash: { queued: QueuedPhase; naive: NaivePhase | null };
@@ -61,6 +68,7 @@ export function renderReport(report: Report): string {
       const b = phase.naive;
       add(`(b) naive, ${shape}: orders decided`, rate(b.decidedPerSecond), ratio(b.decidedPerSecond, a), '1.00×', '', '');
       add(`(b) naive, ${shape}: request latency p50 / p99`, `${ms(b.p50)} / ${ms(b.p99)}`, '', '', '', '');
+      add(`(b) naive, ${shape}: CPU per order, naive app process`, ms(b.cpuMs), '', '', '', '');
       add(`(b) naive, ${shape}: zero oversell`, verdict(b.check.ok), '', '', 'yes', verdict(b.check.ok));
     }
   }
@@ -73,6 +81,7 @@ export function renderReport(report: Report): string {
     add(`${shape}: decision latency p99`, ms(q.decisionP99), '', naive ? ratio(q.decisionP99, naive.p99) : '', '< 500 ms', verdict(q.decisionP99 < 500));
     add(`${shape}: decision latency p50 / p99 in the database (created_at → decided_at)`, `${ms(q.dbDecisionP50)} / ${ms(q.dbDecisionP99)}`, '', '', '', '');
     add(`${shape}: zero oversell, every order decided`, verdict(q.check.ok), '', '', 'yes', verdict(q.check.ok));
+    add(`${shape}: CPU per order, web + worker process(es)`, `${ms(q.webCpuMs)} + ${ms(q.workerCpuMs)}`, '', naive ? ratio(q.webCpuMs + q.workerCpuMs, naive.cpuMs) : '', '', '');
     add(`${shape}: confirmed / rejected / emails delivered`, `${q.confirmed} / ${q.rejected} / ${q.emailsDelivered}`, '', '', '', '');
   };
   const f = report.flash;
@@ -96,6 +105,7 @@ export function renderReport(report: Report): string {
     `Run: ${report.date}`,
     `Command: \`${report.command}\``,
     `Machine: ${report.machine}`,
+    `Load average: ${report.load}`,
     `Settings: ${report.settings}`,
     '',
     ...table,

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { projectRoot } from '../core/paths.ts';
@@ -9,7 +10,20 @@ import { projectRoot } from '../core/paths.ts';
 export interface RunningProcess {
   name: string;
   url: string | null;
+  /** CPU time (user + system) the process has used so far, in seconds; NaN where /proc is missing. */
+  cpuSeconds(): number;
   stop(): Promise<void>;
+}
+
+/** Linux: utime + stime from /proc/<pid>/stat, in clock ticks of 1/100 s. */
+function cpuSecondsOf(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 export async function freePort(): Promise<number> {
@@ -53,6 +67,7 @@ export async function startProcess(name: string, script: string, env: Record<str
   return {
     name,
     url,
+    cpuSeconds: () => cpuSecondsOf(child.pid),
     async stop() {
       if (child.exitCode !== null) return;
       stopping = true;

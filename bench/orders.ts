@@ -11,7 +11,7 @@
 // run) its own database `shop_bench_orders` there. REDIS_URL is passed on when set.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { signAccessToken } from '../core/auth/access-tokens.ts';
@@ -116,29 +116,56 @@ async function confirmedSoFar(db: Db, storeIds: number[]): Promise<number> {
   return Number(row?.count ?? 0);
 }
 
+/** Everything a phase drives and measures. */
+interface Stack {
+  db: Db;
+  tokens: string[];
+  initialStock: StockRow[];
+  web: JsonClient;
+  naive: JsonClient;
+  webProcess: RunningProcess;
+  workerProcesses: RunningProcess[];
+  naiveProcess: RunningProcess;
+  decisions: DecisionListener;
+  mail: MailSink;
+  /** Stores whose confirmed orders send emails (the product's, not the naive app's). */
+  emailStores: number[];
+}
+
+/** CPU milliseconds per order the processes used while `work` ran. */
+async function cpuPerOrder<T>(processes: RunningProcess[], orders: number, work: () => Promise<T>): Promise<{ result: T; ms: number }> {
+  const cpu = () => processes.reduce((sum, p) => sum + p.cpuSeconds(), 0);
+  const before = cpu();
+  const result = await work();
+  return { result, ms: ((cpu() - before) * 1000) / orders };
+}
+
 /**
- * The product: POST every order (202 expected), then wait until the workers decided them all.
- * Decision latency and throughput are client-side: POST sent → decision notification received.
+ * The product: POST every order (202 expected), then wait until the workers decided them all and
+ * the confirmation emails arrived (so that work is not measured in the next phase). Decision
+ * latency and throughput are client-side: POST sent → decision notification received.
  */
-async function runQueued(
-  web: JsonClient, db: Db, decisions: DecisionListener, tokens: string[], orders: OrderRequest[], storeIds: number[], initialStock: StockRow[], mail: MailSink, emailStores: number[],
-): Promise<QueuedPhase> {
+async function runQueued(stack: Stack, orders: OrderRequest[], storeIds: number[]): Promise<QueuedPhase> {
+  const { db, decisions, mail } = stack;
   const emailsBefore = mail.received();
-  const submit = await closedLoop(orders.length, settings.concurrency, (i) => web.send('POST', '/orders/orders/', orders[i], tokens[i % tokens.length]));
+  const webCpu = stack.webProcess.cpuSeconds();
+  const { result: submit, ms: workerCpuMs } = await cpuPerOrder(stack.workerProcesses, orders.length, async () => {
+    const submitted = await closedLoop(orders.length, settings.concurrency, (i) => stack.web.send('POST', '/orders/orders/', orders[i], stack.tokens[i % stack.tokens.length]));
+    await waitUntil('the decisions', 120_000 + orders.length * 20, async () => (await pendingOrders(db, storeIds)) === 0);
+    const confirmed = await confirmedSoFar(db, stack.emailStores);
+    say(`  ${submitted.results.filter((r) => r.status === 202).length} accepted, all decided; waiting for ${confirmed - mail.received()} confirmation emails`);
+    await waitUntil('the confirmation emails', 120_000, async () => mail.received() >= confirmed);
+    return submitted;
+  });
+  const webCpuMs = ((stack.webProcess.cpuSeconds() - webCpu) * 1000) / orders.length;
   const accepted = submit.results.filter((r) => r.status === 202);
   const idOf = (r: HttpResult) => (r.body as { id: number }).id;
-  await waitUntil('the decisions', 120_000 + orders.length * 20, async () => (await pendingOrders(db, storeIds)) === 0);
   await waitUntil('the decision notifications', 5_000, async () => accepted.every((r) => decisions.seenAt.has(idOf(r))));
   const decidedAt = accepted.map((r) => decisions.seenAt.get(idOf(r)));
   const latencies = accepted.flatMap((r, i) => (decidedAt[i] === undefined ? [] : [decidedAt[i]! - r.startedAt]));
   const firstSubmit = Math.min(...submit.results.map((r) => r.startedAt));
   const lastDecision = Math.max(...decidedAt.map((t) => t ?? Number.NaN));
   const times = await decisionTimes(db, storeIds);
-  const check = await checkStock(db, storeIds, initialStock, accepted.length);
-  // Let the email worker catch up before the next phase, so its work is not measured there.
-  const confirmed = await confirmedSoFar(db, emailStores);
-  say(`  ${accepted.length} accepted, all decided; waiting for ${confirmed - mail.received()} confirmation emails`);
-  await waitUntil('the confirmation emails', 120_000, async () => mail.received() >= confirmed);
   return {
     orders: orders.length,
     accepted: accepted.length,
@@ -153,16 +180,20 @@ async function runQueued(
     dbDecisionP50: percentile(times.latenciesMs, 50),
     dbDecisionP99: percentile(times.latenciesMs, 99),
     decidedPerSecond: accepted.length / ((lastDecision - firstSubmit) / 1000),
-    check,
+    check: await checkStock(db, storeIds, stack.initialStock, accepted.length),
     emailsDelivered: mail.received() - emailsBefore,
+    webCpuMs,
+    workerCpuMs,
   };
 }
 
 /** Baseline (b): the same orders, decided inside the request (201 expected). */
-async function runNaive(naive: JsonClient, db: Db, tokens: string[], orders: OrderRequest[], storeIds: number[], initialStock: StockRow[]): Promise<NaivePhase> {
-  const run = await closedLoop(orders.length, settings.concurrency, (i) => naive.send('POST', '/orders/orders/', orders[i], tokens[i % tokens.length]));
+async function runNaive(stack: Stack, orders: OrderRequest[], storeIds: number[]): Promise<NaivePhase> {
+  const { result: run, ms: cpuMs } = await cpuPerOrder([stack.naiveProcess], orders.length, () =>
+    closedLoop(orders.length, settings.concurrency, (i) => stack.naive.send('POST', '/orders/orders/', orders[i], stack.tokens[i % stack.tokens.length])),
+  );
   const accepted = run.results.filter((r) => r.status === 201);
-  const times = await decisionTimes(db, storeIds);
+  const times = await decisionTimes(stack.db, storeIds);
   return {
     orders: orders.length,
     accepted: accepted.length,
@@ -171,7 +202,8 @@ async function runNaive(naive: JsonClient, db: Db, tokens: string[], orders: Ord
     p50: percentile(accepted.map((r) => r.ms), 50),
     p99: percentile(accepted.map((r) => r.ms), 99),
     decidedPerSecond: accepted.length / run.seconds,
-    check: await checkStock(db, storeIds, initialStock, accepted.length),
+    check: await checkStock(stack.db, storeIds, stack.initialStock, accepted.length),
+    cpuMs,
   };
 }
 
@@ -194,6 +226,7 @@ async function main(): Promise<void> {
   let mail: MailSink | null = null;
   let db: Db | null = null;
   let decisions: DecisionListener | null = null;
+  const loadAtStart = loadavg().map((l) => l.toFixed(2)).join(' ');
   try {
     say('preparing the database shop_bench_orders');
     const databaseUrl = await recreateBenchDatabase(serverUrl);
@@ -220,25 +253,39 @@ async function main(): Promise<void> {
     say('starting web, worker(s) and the naive app');
     const webProcess = await startProcess('web', 'server/main.ts', env, true);
     processes.push(webProcess);
-    for (let i = 0; i < settings.workers; i++) processes.push(await startProcess(`worker ${i + 1}`, 'workers/main.ts', env, false));
+    const workerProcesses: RunningProcess[] = [];
+    for (let i = 0; i < settings.workers; i++) workerProcesses.push(await startProcess(`worker ${i + 1}`, 'workers/main.ts', env, false));
+    processes.push(...workerProcesses);
     const naiveProcess = await startProcess('naive app', 'bench/naive-order-app.ts', env, true);
     processes.push(naiveProcess);
     const web = new JsonClient(webProcess.url!, settings.concurrency);
     const naive = new JsonClient(naiveProcess.url!, settings.concurrency);
-    const emailStores = [fixtures.warmup.storeId, fixtures.flash.storeId, ...fixtures.spread.storeIds];
+    const stack: Stack = {
+      db,
+      tokens,
+      initialStock: fixtures.initialStock,
+      web,
+      naive,
+      webProcess,
+      workerProcesses,
+      naiveProcess,
+      decisions,
+      mail,
+      emailStores: [fixtures.warmup.storeId, fixtures.flash.storeId, ...fixtures.spread.storeIds],
+    };
 
     say('warming up both designs');
     const warmup = Array.from({ length: 200 }, () => ({ store_id: fixtures.warmup.storeId, items: [{ product_id: fixtures.warmup.productId, quantity_requested: 1 }] }));
-    await runQueued(web, db, decisions, tokens, warmup, [fixtures.warmup.storeId], fixtures.initialStock, mail, emailStores);
-    await runNaive(naive, db, tokens, warmup.map((o) => ({ ...o, store_id: fixtures.warmup.naiveStoreId })), [fixtures.warmup.naiveStoreId], fixtures.initialStock);
+    await runQueued(stack, warmup, [fixtures.warmup.storeId]);
+    await runNaive(stack, warmup.map((o) => ({ ...o, store_id: fixtures.warmup.naiveStoreId })), [fixtures.warmup.naiveStoreId]);
 
     say(`flash sale: ${settings.flashOrders} orders for ${settings.flashStock} units of one product`);
-    const flashQueued = await runQueued(web, db, decisions, tokens, flashOrders(fixtures, fixtures.flash.storeId), [fixtures.flash.storeId], fixtures.initialStock, mail, emailStores);
-    const flashNaive = await runNaive(naive, db, tokens, flashOrders(fixtures, fixtures.flash.naiveStoreId), [fixtures.flash.naiveStoreId], fixtures.initialStock);
+    const flashQueued = await runQueued(stack, flashOrders(fixtures, fixtures.flash.storeId), [fixtures.flash.storeId]);
+    const flashNaive = await runNaive(stack, flashOrders(fixtures, fixtures.flash.naiveStoreId), [fixtures.flash.naiveStoreId]);
 
     say(`spread: ${settings.spreadOrders} orders over ${settings.stores} stores`);
-    const spreadQueued = await runQueued(web, db, decisions, tokens, spreadOrders(fixtures, fixtures.spread.storeIds), fixtures.spread.storeIds, fixtures.initialStock, mail, emailStores);
-    const spreadNaive = await runNaive(naive, db, tokens, spreadOrders(fixtures, fixtures.spread.naiveStoreIds), fixtures.spread.naiveStoreIds, fixtures.initialStock);
+    const spreadQueued = await runQueued(stack, spreadOrders(fixtures, fixtures.spread.storeIds), fixtures.spread.storeIds);
+    const spreadNaive = await runNaive(stack, spreadOrders(fixtures, fixtures.spread.naiveStoreIds), fixtures.spread.naiveStoreIds);
     web.close();
     naive.close();
     say('stopping the stack');
@@ -248,6 +295,7 @@ async function main(): Promise<void> {
       date,
       command: `npm run bench:orders${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
       machine: machine(),
+      load: `${loadAtStart} at the start, ${loadavg().map((l) => l.toFixed(2)).join(' ')} at the end`,
       settings: `${settings.flashOrders} flash-sale orders (stock ${settings.flashStock}), ${settings.spreadOrders} spread orders over ${settings.stores} stores × ${settings.products} products, concurrency ${settings.concurrency}, ${settings.users} users, ${settings.workers} worker process(es), seed ${settings.seed}`,
       rowLock,
       flash: { queued: flashQueued, naive: flashNaive },
