@@ -1,0 +1,169 @@
+// Search benchmark: `npm run bench:search` (options after `--`):
+//   --products 1200,1000000   catalog sizes to measure (default: the default seed and a million)
+//   --duration 10             seconds per measured row
+//   --connections 32          concurrent clients
+//   --reseed                  reload the catalog even if the bench database already has that size
+//
+// For each catalog size it migrates and seeds a database of its own (shop_bench_search_<size>)
+// on the server of BENCH_DATABASE_URL or DATABASE_URL (default postgres://postgres@127.0.0.1:5432),
+// starts the real web process (`node server/main.ts`) against it, and measures with autocannon:
+//   (a) a bare Koa route returning a constant (bench/bare-server.ts): the HTTP ceiling;
+//   (b) product search: the mix of bench/search-queries.ts, then each query on its own;
+//   (c) suggestions on a cache hit (GET /api/search/suggest/?q=app), rate limit lifted.
+// REDIS_URL, when set, is given to the app (suggestion cache and rate limits in Redis).
+// It prints a markdown table: requests/s, p50 and p99 latency, and requests/s relative to (a).
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { createDb, seedsDir } from '../core/db.ts';
+import { createDatabaseIfMissing } from '../core/embedded-postgres.ts';
+import { createLogger } from '../core/logger.ts';
+import { migrateToLatest } from '../core/migrate.ts';
+import { measure, type Measurement } from './autocannon.ts';
+import { startProcess } from './orders-stack.ts';
+import { searchScenarios } from './search-queries.ts';
+
+const { values: options } = parseArgs({
+  options: {
+    products: { type: 'string', default: '1200,1000000' },
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '32' },
+    reseed: { type: 'boolean', default: false },
+  },
+});
+const sizes = options.products.split(',').map((size) => Number(size.trim()));
+const durationSeconds = Number(options.duration);
+const connections = Number(options.connections);
+if (sizes.some((size) => !Number.isInteger(size) || size <= 0) || !(durationSeconds > 0) || !(connections > 0)) {
+  throw new Error('usage: node bench/search.ts [--products 1200,1000000] [--duration 10] [--connections 32] [--reseed]');
+}
+const serverUrl = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+interface Row {
+  scenario: string;
+  products: number;
+  measurement: Measurement;
+  /** Requests/s of the bare route in the same catalog's run, for the ratio column. */
+  bareRequestsPerSecond: number;
+  /** The target this row is held to, if any, and whether it was met. */
+  target?: { text: string; met: boolean };
+}
+
+/** The bench database for `products` products, migrated and seeded (reused when already that size). */
+async function prepareDatabase(products: number): Promise<string> {
+  const name = `shop_bench_search_${products}`;
+  const admin = new URL(serverUrl);
+  admin.pathname = '/postgres';
+  await createDatabaseIfMissing(admin.toString(), name);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  const db = createDb(url.toString());
+  try {
+    await migrateToLatest(db, createLogger('silent'));
+    const { n } = (await db('product_count').first('n')) as { n: number };
+    if (n === products && !options.reseed) {
+      console.log(`${name}: already seeded with ${products} products (--reseed to reload)`);
+    } else {
+      process.env.SEED_PRODUCTS = String(products); // read by db/seeds/01_catalog.ts
+      const started = performance.now();
+      await db.seed.run({ directory: seedsDir, loadExtensions: ['.ts'] });
+      console.log(`${name}: seeded ${products} products in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    }
+  } finally {
+    await db.destroy();
+  }
+  return url.toString();
+}
+
+async function measureCatalog(products: number, bareUrl: string): Promise<Row[]> {
+  const databaseUrl = await prepareDatabase(products);
+  const web = await startProcess('web', 'server/main.ts', {
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: databaseUrl,
+    JWT_SECRET: randomBytes(32).toString('hex'),
+    SUGGEST_RATE_LIMIT_PER_MINUTE: '1000000000',
+    REDIS_KEY_PREFIX: `shop_bench_search:${process.pid}:`,
+    ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
+  }, true);
+  const run = (url: string, paths: string[], seconds = durationSeconds) => measure(url, paths, { connections, durationSeconds: seconds });
+  const searchPaths = searchScenarios.map((scenario) => `/api/search/products/?${scenario.query}`);
+  const suggestPath = '/api/search/suggest/?q=app';
+  const searchTarget = products >= 100_000 ? 60 : 20;
+  try {
+    // Every query answers 200 before anything is measured; a short load warms caches and pools.
+    for (const path of [...searchPaths, suggestPath]) {
+      const response = await fetch(web.url + path);
+      if (response.status !== 200) throw new Error(`${path}: HTTP ${response.status} ${await response.text()}`);
+    }
+    await run(web.url!, [...searchPaths, suggestPath], Math.min(3, durationSeconds));
+
+    const rows: Row[] = [];
+    const log = (row: Row) => {
+      rows.push(row);
+      console.log(`  ${row.scenario}: ${Math.round(row.measurement.requestsPerSecond)} req/s, p99 ${row.measurement.p99} ms`);
+    };
+    console.log(`measuring ${products} products, ${connections} connections, ${durationSeconds} s per row`);
+    const bare = await run(bareUrl, ['/bare']);
+    const bareRequestsPerSecond = bare.requestsPerSecond;
+    log({ scenario: '(a) bare Koa route', products, measurement: bare, bareRequestsPerSecond });
+    const searchRow = (scenario: string, measurement: Measurement): Row => ({
+      scenario,
+      products,
+      measurement,
+      bareRequestsPerSecond,
+      target: { text: `p99 < ${searchTarget} ms`, met: measurement.p99 < searchTarget },
+    });
+    log(searchRow('(b) search, mix of all queries below', await run(web.url!, searchPaths)));
+    for (const [i, scenario] of searchScenarios.entries()) {
+      log(searchRow(`(b${i + 1}) search: ${scenario.name}`, await run(web.url!, [searchPaths[i]!])));
+    }
+    const suggest = await run(web.url!, [suggestPath]);
+    log({
+      scenario: '(c) suggest, cache hit',
+      products,
+      measurement: suggest,
+      bareRequestsPerSecond,
+      target: { text: '≥ 50% of bare req/s', met: suggest.requestsPerSecond >= 0.5 * bare.requestsPerSecond },
+    });
+    return rows;
+  } finally {
+    await web.stop();
+  }
+}
+
+function table(rows: Row[]): string {
+  const lines = [
+    '| Scenario | Products | Requests/s | p50 ms | p99 ms | vs bare req/s | Target | Non-2xx / errors |',
+    '|---|---:|---:|---:|---:|---:|---|---:|',
+  ];
+  for (const row of rows) {
+    const m = row.measurement;
+    const ratio = `${Math.round((100 * m.requestsPerSecond) / row.bareRequestsPerSecond)}%`;
+    const target = row.target ? `${row.target.text} ${row.target.met ? '✅' : '❌'}` : '';
+    lines.push(
+      `| ${row.scenario} | ${row.products.toLocaleString('en')} | ${Math.round(m.requestsPerSecond)} | ${m.p50} | ${m.p99} | ${ratio} | ${target} | ${m.non2xx} / ${m.errors} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+const startedAt = new Date();
+const loadAtStart = os.loadavg();
+const bareServer = await startProcess('bare', 'bench/bare-server.ts', {}, true);
+const results: Row[] = [];
+try {
+  for (const products of sizes) results.push(...(await measureCatalog(products, `${bareServer.url}`)));
+} finally {
+  await bareServer.stop();
+}
+
+console.log(`\n## Search benchmark\n`);
+console.log(
+  `\`npm run bench:search -- --products ${sizes.join(',')} --duration ${durationSeconds} --connections ${connections}\`, ` +
+    `${startedAt.toISOString()}; ${os.availableParallelism()} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), ` +
+    `load average at start ${loadAtStart.map((load) => load.toFixed(2)).join(' ')}; Redis: ${process.env.REDIS_URL ? 'yes' : 'no (in-memory cache)'}.\n`,
+);
+console.log(table(results));
+console.log('\nQueries (GET /api/search/products/?…):');
+for (const [i, scenario] of searchScenarios.entries()) console.log(`- b${i + 1} ${scenario.name}: \`${scenario.query}\``);
