@@ -21,7 +21,11 @@ export async function startOrderWorker(boss: PgBoss, services: Services): Promis
     },
     async ([job]) => {
       if (!job) return;
-      const summary = await decideStoreTurn(deps, job);
+      const summary = await decideStoreTurn(deps, job).catch((error: unknown) => {
+        // Nothing was written; pg-boss retries the job with backoff, holding the store's line.
+        services.log.warn({ err: error, lane: job.singletonKey, attempt: job.retryCount + 1 }, 'store turn failed; it will be retried');
+        throw error;
+      });
       recordDecisions(summary.decided);
       // This store's next job (or another store's) may be ready now: fetch again at once.
       for (const worker of boss.getWipData()) if (worker.name === ORDERS_QUEUE) boss.notifyWorker(worker.id);

@@ -39,15 +39,23 @@ export interface TurnSummary {
 /** A row lock not granted within this is given up on (55P03), and the job is retried later. */
 const LOCK_TIMEOUT = '20s';
 
+/**
+ * A batch that keeps failing with a non-transient error is retried this many times in all
+ * before its failing job is set aside: an error we did not foresee as transient gets a few
+ * seconds (pg-boss's retry backoff) to go away before it costs a customer their order.
+ */
+const ATTEMPTS_BEFORE_SETTING_ASIDE = 3;
+
 export async function decideStoreTurn(deps: DecideDeps, head: JobWithMetadata<unknown>): Promise<TurnSummary> {
   try {
     return await deps.db.transaction((trx) => runTurn(trx, deps, head, 'batch'));
   } catch (error) {
-    // Nothing was written. A transient error is pg-boss's to retry; any other error came from
-    // one job's data, so the same jobs are decided again one at a time, each in a savepoint,
-    // to set the failing one aside and decide the rest.
-    if (isTransientError(error)) throw error;
-    deps.log.error({ err: error, jobId: head.id, lane: head.singletonKey }, 'deciding a batch failed; deciding its jobs one at a time');
+    // Nothing was written. A transient error is pg-boss's to retry, and so is any error on the
+    // first attempts. After that the error came from one job's data: the same jobs are decided
+    // again one at a time, each in a savepoint, to set the failing one aside and decide the rest.
+    const attempt = head.retryCount + 1;
+    if (isTransientError(error) || attempt < ATTEMPTS_BEFORE_SETTING_ASIDE) throw error;
+    deps.log.error({ err: error, jobId: head.id, lane: head.singletonKey, attempt }, 'deciding a batch keeps failing; deciding its jobs one at a time');
     return await deps.db.transaction((trx) => runTurn(trx, deps, head, 'one-by-one'));
   }
 }
