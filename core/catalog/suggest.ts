@@ -51,9 +51,13 @@ export async function suggestTitles(services: Services, q: string): Promise<Sugg
   return suggestions;
 }
 
-/** Call after any change to product titles: cached suggestions everywhere become stale. */
+/**
+ * Call once a change to products has committed (create, rename, delete): every cached suggestion,
+ * in every process sharing the Redis, becomes stale at once. Without Redis it is this process only.
+ */
 export async function bumpCatalogVersion(services: Services): Promise<void> {
-  // A fresh random version, not a counter, so a version can never come back and revive old answers.
+  // A fresh random version, not a counter, so an old version cannot come back and revive the
+  // answers cached under it (a counter would restart if its key were ever lost).
   await cacheFor(services).set(VERSION_KEY, randomUUID());
 }
 
