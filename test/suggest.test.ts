@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { signAccessToken } from '../core/auth/access-tokens.ts';
 import { cacheFor } from '../core/cache.ts';
-import { bumpCatalogVersion } from '../core/catalog/suggest.ts';
+import { bumpCatalogVersion, findSuggestions } from '../core/catalog/suggest.ts';
 import type { Db } from '../core/db.ts';
 import { connectRedis } from '../core/redis.ts';
 import { testEnvironment } from './support/environment.ts';
@@ -48,6 +48,7 @@ describe('GET /api/search/suggest/', () => {
       'Espresso Qzvx-Pro Machine',
       'Unrelated Qzv Item', // "qzv" is shorter than "qzvx": must not match
       ...Array.from({ length: 12 }, (_, i) => `Qzlim Item ${String(i + 1).padStart(2, '0')}`),
+      ...Array.from({ length: 12 }, (_, i) => `Word Qzwd ${String(i + 1).padStart(2, '0')}`),
       '%Qzsp Percent First',
       'Qzsp 100% Cotton',
       'Qzsp_under Score',
@@ -59,7 +60,7 @@ describe('GET /api/search/suggest/', () => {
   });
   after(() => app.close());
 
-  it('puts whole-title prefix matches first, then word-prefix matches, each alphabetical then by id', async () => {
+  it('puts whole-title prefix matches first (alphabetical, then id), then word-prefix matches (by id)', async () => {
     const { response, body } = await suggest(app, 'qzvx');
     expect(response.status).to.equal(200);
     expect(response.headers.get('content-type')).to.match(/^application\/json/);
@@ -68,9 +69,9 @@ describe('GET /api/search/suggest/', () => {
       'Qzvx Blender',
       'qzvx blender',
       'QZVXA Toaster',
+      'Red Qzvx Kettle',
       'Big Qzvxa Lamp',
       'Espresso Qzvx-Pro Machine',
-      'Red Qzvx Kettle',
     ]);
     expect(body.suggestions[0].id).to.be.below(body.suggestions[1].id);
     expect(body.suggestions[0]).to.have.all.keys('id', 'title');
@@ -97,6 +98,14 @@ describe('GET /api/search/suggest/', () => {
   it('returns at most 10 suggestions', async () => {
     const { body } = await suggest(app, 'qzlim');
     expect(titlesOf(body)).to.deep.equal(Array.from({ length: 10 }, (_, i) => `Qzlim Item ${String(i + 1).padStart(2, '0')}`));
+  });
+
+  it('finds the same word-prefix matches whether it scans the first products or asks the index', async () => {
+    const expected = Array.from({ length: 10 }, (_, i) => `Word Qzwd ${String(i + 1).padStart(2, '0')}`);
+    expect(titlesOf((await suggest(app, 'qzwd')).body)).to.deep.equal(expected);
+    for (const budget of [0, 5, 1_000_000_000]) {
+      expect((await findSuggestions(app.services.db, 'qzwd', budget)).map((s) => s.title), `budget ${budget}`).to.deep.equal(expected);
+    }
   });
 
   it('answers an empty list when nothing matches', async () => {

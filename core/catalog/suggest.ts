@@ -3,8 +3,8 @@ import { cacheFor } from '../cache.ts';
 import type { Db } from '../db.ts';
 import type { Services } from '../services.ts';
 
-// Title suggestions for a search box: titles that start with what was typed first, then titles
-// with a word that starts with it; alphabetical (then id) within each group, at most 10.
+// Title suggestions for a search box, at most 10: titles that start with what was typed first
+// (alphabetical, then by id), then titles with a word that starts with it (by id).
 // Answers are cached per normalized query and tagged with the catalog version, so a product
 // change (bumpCatalogVersion) makes every cached answer stale at once.
 
@@ -78,7 +78,12 @@ function phrasePrefixQuery(query: string): string | null {
   return words ? words.map((word) => `'${word}':*`).join(' <-> ') : null;
 }
 
-async function findSuggestions(db: Db, query: string): Promise<Suggestion[]> {
+// How many products (lowest ids first) the word search tests one by one before it asks the GIN
+// index for every match instead; see wordPrefixMatches.
+export const WORD_SCAN_BUDGET = 1000;
+
+/** The best `SUGGESTION_LIMIT` products for the normalized query, straight from the database. */
+export async function findSuggestions(db: Db, query: string, wordScanBudget = WORD_SCAN_BUDGET): Promise<Suggestion[]> {
   // Walks the title index in order and stops after 10 entries, however many titles match.
   const titleMatches: Suggestion[] = (
     await db.raw(`SELECT id, title FROM products WHERE ${STARTS_WITH} ORDER BY ${TITLE_KEY}, id LIMIT :limit`, {
@@ -88,18 +93,41 @@ async function findSuggestions(db: Db, query: string): Promise<Suggestion[]> {
   ).rows;
   const phrase = phrasePrefixQuery(query);
   if (titleMatches.length === SUGGESTION_LIMIT || !phrase) return titleMatches;
+  const wordMatches = await wordPrefixMatches(db, { query, phrase, limit: SUGGESTION_LIMIT - titleMatches.length }, wordScanBudget);
+  return [...titleMatches, ...wordMatches];
+}
 
-  // MATERIALIZED keeps the planner from walking the whole title index in order while testing
-  // each row's words, which it otherwise picks for a common word and which takes seconds on a
-  // million products when the word's titles sort late (or were all excluded just above).
-  // Collecting the matches from the GIN index costs in proportion to how many there are.
-  const wordMatches: Suggestion[] = (
+/**
+ * Products with a word that starts with q (and that do not start with q), by id. Both steps give
+ * the same answer; they differ in cost, which on a million products is what matters:
+ * 1. A common word is found among the first products: test the first `budget` products in id
+ *    order one by one, which stops as soon as `limit` match (a few rows for a word in 1 title
+ *    of 10). Ids, unlike titles, do not cluster by product line, so common words show up early.
+ * 2. Otherwise the word is rare (or only in later products): collect every match from the GIN
+ *    index, at a cost in proportion to how many there are, and keep the lowest ids.
+ *    MATERIALIZED stops the planner from walking the whole id index instead, testing each row,
+ *    which it may pick on a bad estimate and which takes seconds on a million products.
+ */
+async function wordPrefixMatches(
+  db: Db,
+  bindings: { query: string; phrase: string; limit: number },
+  budget: number,
+): Promise<Suggestion[]> {
+  const early: Suggestion[] = (
+    await db.raw(
+      `SELECT id, title FROM (SELECT id, title FROM products ORDER BY id LIMIT :budget) AS first_products
+       WHERE ${WORD_PREFIX} AND NOT (${STARTS_WITH})
+       ORDER BY id LIMIT :limit`,
+      { ...bindings, budget },
+    )
+  ).rows;
+  if (early.length === bindings.limit) return early;
+  return (
     await db.raw(
       `WITH matches AS MATERIALIZED (SELECT id, title FROM products WHERE ${WORD_PREFIX})
        SELECT id, title FROM matches WHERE NOT (${STARTS_WITH})
-       ORDER BY ${TITLE_KEY}, id LIMIT :limit`,
-      { phrase, query, limit: SUGGESTION_LIMIT - titleMatches.length },
+       ORDER BY id LIMIT :limit`,
+      bindings,
     )
   ).rows;
-  return [...titleMatches, ...wordMatches];
 }
