@@ -8,8 +8,14 @@ import { bearerAuth, problemResponses, registry, z } from '../openapi.ts';
 import { validate } from '../validate.ts';
 
 const SuggestQuery = z.object({
-  // PostgreSQL text cannot hold NUL, so it is refused here instead of failing the query.
-  q: z.string().trim().min(1).max(64).refine((q) => !q.includes('\0'), 'must not contain NUL characters').openapi({ description: 'What has been typed so far (1–64 characters after trimming)', example: 'app' }),
+  q: z
+    .string()
+    .trim()
+    .min(1)
+    .max(64)
+    // PostgreSQL text cannot hold NUL, so it is refused here instead of failing the query.
+    .refine((q) => !q.includes('\0'), 'must not contain NUL characters')
+    .openapi({ description: 'What has been typed so far (1–64 characters after trimming)', example: 'app' }),
 });
 const Suggestion = z.object({ id: z.number().int(), title: z.string() }).openapi('Suggestion');
 const SuggestResponse = z.object({ q: z.string(), suggestions: z.array(Suggestion).max(SUGGESTION_LIMIT) });
@@ -19,8 +25,10 @@ registry.registerPath({
   path: '/api/search/suggest/',
   summary: 'Autocomplete product titles',
   description:
-    'At most 10 products whose title, or a word in it, starts with `q` (case-insensitive): whole-title matches first, ' +
-    'then word matches, alphabetical within each. Rate limited per user when a valid Bearer token is sent, else per ' +
+    'At most 10 products whose title, or a word in it, starts with `q` (case-insensitive; with several words in `q`, ' +
+    'consecutive title words start with them): whole-title matches first (alphabetical), then word matches (by id). ' +
+    'Punctuation in `q` is matched literally against the start of titles and separates words. Cached until the ' +
+    'catalog changes. Rate limited per user when a valid Bearer token is sent, else per ' +
     'client IP; every answer carries RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset.',
   tags: ['Search'],
   security: [{}, { [bearerAuth.name]: [] }],
