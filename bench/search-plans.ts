@@ -1,8 +1,9 @@
 // Prints EXPLAIN (ANALYZE, BUFFERS) of every SQL statement product search runs for each query of
 // bench/search-queries.ts, as markdown (docs/query-plans.md is made from its output).
 //
-//   DATABASE_URL=postgres://postgres@127.0.0.1:5432/shop_bench_1m node bench/search-plans.ts
+//   DATABASE_URL=postgres://postgres@127.0.0.1:5432/shop_bench_search_1000000 node bench/search-plans.ts ['query string' ...]
 //
+// With query strings as arguments (e.g. 'in_stock=false'), it explains those instead.
 // The app runs in-process against DATABASE_URL (already migrated and seeded: see bench/search.ts
 // or `SEED_PRODUCTS=1000000 npm run db:seed`); each request's SQL is captured from knex and
 // explained with the same bindings, so the plans are those of the real queries.
@@ -16,7 +17,7 @@ import { close, listen } from '../server/listen.ts';
 import { searchScenarios } from './search-queries.ts';
 
 const databaseUrl = process.env.DATABASE_URL;
-if (!databaseUrl) throw new Error('Set DATABASE_URL to a seeded database, e.g. postgres://postgres@127.0.0.1:5432/shop_bench_1m');
+if (!databaseUrl) throw new Error('Set DATABASE_URL to a seeded database, e.g. postgres://postgres@127.0.0.1:5432/shop_bench_search_1000000');
 
 const config = loadConfig({ ...process.env, LOG_LEVEL: 'warn', REDIS_URL: undefined });
 const services = await openServices(config, createLogger('warn'), databaseUrl);
@@ -35,10 +36,11 @@ await explainer.query(`SET pg_trgm.word_similarity_threshold = ${typoSimilarityT
 const { rows: [size] } = await explainer.query('SELECT (SELECT count(*) FROM products) AS products, (SELECT count(*) FROM inventory) AS inventory');
 console.log(`Catalog: ${size.products} products, ${size.inventory} inventory rows. ${new Date().toISOString()}\n`);
 
-/** Plan lines worth reading: nodes, index conditions, filters, sort methods, heap blocks. */
-const keyLine = /->|^\S|Index Cond|Recheck Cond|Filter:|Sort Method|Heap Blocks|Rows Removed|Execution Time|Buffers: shared/;
+/** Plan lines worth reading: nodes, index conditions, filters, sort methods, heap blocks, times. */
+const keyLine = /->|^\S|Index Cond|Recheck Cond|Filter:|Sort Method|Heap Blocks|Rows Removed|Heap Fetches/;
 
-for (const scenario of searchScenarios) {
+const adHoc = process.argv.slice(2).map((query) => ({ name: query, query }));
+for (const scenario of adHoc.length > 0 ? adHoc : searchScenarios) {
   const url = `${base}/api/search/products/?${scenario.query}`;
   // The first request also warms the caches, the way a running service has them.
   const body = (await (await fetch(url)).json()) as { count: number };
@@ -56,7 +58,9 @@ for (const scenario of searchScenarios) {
   console.log(`\`GET /api/search/products/?${scenario.query}\` → count ${body.count}; one request at a time: median ${latencies[2]!.toFixed(1)} ms\n`);
   for (const statement of captured.filter((query) => /^\s*(select|with)/i.test(query.sql))) {
     const { rows } = await explainer.query(`EXPLAIN (ANALYZE, BUFFERS) ${statement.sql}`, statement.bindings);
-    const lines = rows.map((row: { 'QUERY PLAN': string }) => row['QUERY PLAN']).filter((line) => keyLine.test(line.trim()) || keyLine.test(line));
+    const plan: string[] = rows.map((row: { 'QUERY PLAN': string }) => row['QUERY PLAN']);
+    // The whole plan's buffer use is on the first Buffers line (the top node's).
+    const lines = [...plan.filter((line) => keyLine.test(line) && !/^(Planning|Execution)/.test(line)), plan.find((line) => /Buffers:/.test(line))?.trim() ?? '', ...plan.filter((line) => /^(Planning|Execution) Time/.test(line))];
     console.log('```');
     console.log(statement.sql.length > 400 ? `${statement.sql.slice(0, 400)} …` : statement.sql);
     console.log('--');

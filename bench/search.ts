@@ -75,6 +75,27 @@ async function prepareDatabase(products: number): Promise<string> {
   return url.toString();
 }
 
+/**
+ * Waits until the database runs no query for us: a slow row leaves requests queued in the app's
+ * pool and queries running after autocannon stops, which would otherwise be billed to the next row.
+ */
+async function drained(databaseUrl: string): Promise<void> {
+  const database = new URL(databaseUrl).pathname.slice(1);
+  const monitor = createDb(serverUrl, 1);
+  try {
+    for (let quiet = 0, deadline = Date.now() + 120_000; quiet < 3 && Date.now() < deadline; ) {
+      const { rows } = await monitor.raw(
+        "SELECT count(*) AS active FROM pg_stat_activity WHERE datname = ? AND state = 'active' AND pid <> pg_backend_pid()",
+        [database],
+      );
+      quiet = rows[0].active === 0 ? quiet + 1 : 0;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } finally {
+    await monitor.destroy();
+  }
+}
+
 async function measureCatalog(products: number, bareUrl: string): Promise<Row[]> {
   const databaseUrl = await prepareDatabase(products);
   const web = await startProcess('web', 'server/main.ts', {
@@ -86,7 +107,10 @@ async function measureCatalog(products: number, bareUrl: string): Promise<Row[]>
     REDIS_KEY_PREFIX: `shop_bench_search:${process.pid}:`,
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
   }, true);
-  const run = (url: string, paths: string[], seconds = durationSeconds) => measure(url, paths, { connections, durationSeconds: seconds });
+  const run = async (url: string, paths: string[], seconds = durationSeconds) => {
+    await drained(databaseUrl);
+    return measure(url, paths, { connections, durationSeconds: seconds });
+  };
   const searchPaths = searchScenarios.map((scenario) => `/api/search/products/?${scenario.query}`);
   const suggestPath = '/api/search/suggest/?q=app';
   const searchTarget = products >= 100_000 ? 60 : 20;

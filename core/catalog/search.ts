@@ -19,9 +19,11 @@ import { notFound } from '../problems.ts';
 // matches moves small rows; the page's 20 ids are then joined back to products, categories and
 // the store's stock.
 //
-// Counts: a search with text scores every match anyway, so one query returns the page and the
-// total (count(*) OVER ()). Without text, the count is its own query and the page stops after
-// page_size rows of an ordered index; see countMatches for the counts that avoid visiting rows.
+// Counts: relevance order scores every match anyway, so one query returns the page and the total
+// (count(*) OVER ()). With any other order the page can stop after page_size rows of an ordered
+// index, so the count is its own query (and PostgreSQL 15 would cost the window plan as if LIMIT
+// stopped it early, picking an ordered index walk over every match). See countMatches for the
+// counts that avoid visiting rows.
 
 export const productOrderings = ['relevance', 'price', '-price', 'title', '-title', 'newest'] as const;
 export type ProductOrdering = (typeof productOrderings)[number];
@@ -87,19 +89,23 @@ async function textSearch(db: Db, search: ProductSearch, text: string): Promise<
   const [first, ...others] = text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
   if (first === undefined) return { count: 0, results: [] }; // only punctuation: nothing can match
   const words: [string, ...string[]] = [first, ...others];
-  const exact = await scoredPage(db, search, { kind: 'exact', words });
+  const exact = await textPage(db, search, { kind: 'exact', words });
   if (exact.count > 0) return exact;
   // The threshold is a setting of pg_trgm's `<%` operator (the indexable form), so it is set for
   // this one transaction only.
   return db.transaction(async (trx) => {
     await trx.raw(`SELECT set_config('pg_trgm.word_similarity_threshold', ?, true)`, [String(typoSimilarityThreshold)]);
-    return scoredPage(trx, search, { kind: 'typo', text: words.join(' ') });
+    return textPage(trx, search, { kind: 'typo', text: words.join(' ') });
   });
 }
 
-/** A text search's page and its total, from one pass over the matches. */
-async function scoredPage(db: Querier, search: ProductSearch, match: TextMatch): Promise<SearchResult> {
+/** A text search's page and its total. */
+async function textPage(db: Querier, search: ProductSearch, match: TextMatch): Promise<SearchResult> {
   const order = ordering(db, search.ordering ?? 'relevance', match);
+  if (!order.scoresEveryMatch) {
+    const count = await countOf(filtered(db, search, match));
+    return { count, results: count === 0 ? [] : (await pageRows(db, search, match, order)).map(toHit) };
+  }
   const rows = await pageRows(db, search, match, order, true);
   if (rows.length > 0) return { count: Number(rows[0]!.total), results: rows.map(toHit) };
   // An empty page: either nothing matches or the page is past the end; only the latter needs a count.
@@ -180,6 +186,8 @@ interface Ordering {
   keys: (string | Knex.Raw)[];
   /** ORDER BY over the keys' output names (and id), valid inside the page query and around it. */
   orderBy: string;
+  /** True when the keys are computed per match (relevance), so no index can deliver the order. */
+  scoresEveryMatch: boolean;
 }
 
 /**
@@ -187,13 +195,14 @@ interface Ordering {
  * direction so that one backward index scan serves the descending orders.
  */
 function ordering(db: Querier, name: ProductOrdering | 'id', match: TextMatch | null): Ordering {
+  const byColumn = (column: string | null, orderBy: string): Ordering => ({ keys: column ? [column] : [], orderBy, scoresEveryMatch: false });
   switch (name) {
-    case 'price': return { keys: ['p.price'], orderBy: 'price ASC, id ASC' };
-    case '-price': return { keys: ['p.price'], orderBy: 'price DESC, id DESC' };
-    case 'title': return { keys: ['p.title'], orderBy: 'title ASC, id ASC' };
-    case '-title': return { keys: ['p.title'], orderBy: 'title DESC, id DESC' };
-    case 'newest': return { keys: ['p.created_at'], orderBy: 'created_at DESC, id DESC' };
-    case 'id': return { keys: [], orderBy: 'id ASC' };
+    case 'price': return byColumn('p.price', 'price ASC, id ASC');
+    case '-price': return byColumn('p.price', 'price DESC, id DESC');
+    case 'title': return byColumn('p.title', 'title ASC, id ASC');
+    case '-title': return byColumn('p.title', 'title DESC, id DESC');
+    case 'newest': return byColumn('p.created_at', 'created_at DESC, id DESC');
+    case 'id': return byColumn(null, 'id ASC');
     case 'relevance': return relevance(db, match);
   }
 }
@@ -205,9 +214,13 @@ function ordering(db: Querier, name: ProductOrdering | 'id', match: TextMatch | 
  * Typo-tolerant matches: most similar title first. Without text there is nothing to rank: id order.
  */
 function relevance(db: Querier, match: TextMatch | null): Ordering {
-  if (match === null) return { keys: [], orderBy: 'id ASC' };
+  if (match === null) return { keys: [], orderBy: 'id ASC', scoresEveryMatch: false };
   if (match.kind === 'typo') {
-    return { keys: [db.raw('word_similarity(?, p.title) AS similarity', [match.text])], orderBy: 'similarity DESC, id ASC' };
+    return {
+      keys: [db.raw('word_similarity(?, p.title) AS similarity', [match.text])],
+      orderBy: 'similarity DESC, id ASC',
+      scoresEveryMatch: true,
+    };
   }
   const inTitle = match.words.map((word) => `(${titleHas(word)})::int`).join(' + ');
   return {
@@ -216,6 +229,7 @@ function relevance(db: Querier, match: TextMatch | null): Ordering {
       db.raw('nullif(strpos(lower(p.title), ?), 0) AS first_word_at', [match.words[0]]),
     ],
     orderBy: 'words_in_title DESC, first_word_at ASC NULLS LAST, id ASC',
+    scoresEveryMatch: true,
   };
 }
 
