@@ -14,8 +14,8 @@ export async function startOrderWorker(boss: PgBoss, services: Services): Promis
       // Each local worker takes one store at a time; this many stores are decided in parallel.
       localConcurrency: services.config.ORDER_WORKER_CONCURRENCY,
       // A new job wakes the workers through LISTEN/NOTIFY. A store's next job becomes available
-      // when the previous one completes, which notifies nobody: we wake our own workers below,
-      // and a short poll is the backstop for the rest.
+      // when the previous one completes, which notifies nobody: see the wake-up below, and a
+      // short poll is the backstop.
       notifyPollingIntervalSeconds: 1,
       pollingIntervalSeconds: 0.5,
     },
@@ -27,8 +27,10 @@ export async function startOrderWorker(boss: PgBoss, services: Services): Promis
         throw error;
       });
       recordDecisions(summary.decided);
-      // This store's next job (or another store's) may be ready now: fetch again at once.
-      for (const worker of boss.getWipData()) if (worker.name === ORDERS_QUEUE) boss.notifyWorker(worker.id);
+      // The store's lane still has a backlog, and no NOTIFY says so: fetch again at once instead
+      // of after the backstop poll. (Jobs queued during this turn did notify: a busy worker
+      // remembers that and fetches again as soon as it is done.)
+      if (summary.more) for (const worker of boss.getWipData()) if (worker.name === ORDERS_QUEUE) boss.notifyWorker(worker.id);
       services.log.debug({ lane: job.singletonKey, ...summary }, 'store turn decided');
     },
   );

@@ -34,6 +34,8 @@ export interface TurnSummary {
   jobs: number;
   /** Orders changed, by their new status. */
   decided: Partial<Record<OrderStatus, number>>;
+  /** The batch was full: more jobs may be waiting in this store's lane. */
+  more: boolean;
 }
 
 /** A row lock not granted within this is given up on (55P03), and the job is retried later. */
@@ -99,7 +101,7 @@ async function runTurn(trx: Knex.Transaction, deps: DecideDeps, head: JobWithMet
 
   const decided: TurnSummary['decided'] = {};
   for (const status of applied.changed.values()) decided[status] = (decided[status] ?? 0) + 1;
-  return { jobs: 1 + queued.length, decided };
+  return { jobs: 1 + queued.length, decided, more: queued.length === deps.batchSize - 1 };
 }
 
 /** Applies the jobs in order, as one unit: any error aborts them all. */
