@@ -80,7 +80,7 @@ function phrasePrefixQuery(query: string): string | null {
 
 // How many products (lowest ids first) the word search tests one by one before it asks the GIN
 // index for every match instead; see wordPrefixMatches.
-export const WORD_SCAN_BUDGET = 1000;
+const WORD_SCAN_BUDGET = 1000;
 
 /** The best `SUGGESTION_LIMIT` products for the normalized query, straight from the database. */
 export async function findSuggestions(db: Db, query: string, wordScanBudget = WORD_SCAN_BUDGET): Promise<Suggestion[]> {
