@@ -1,6 +1,8 @@
 import type { Context, Middleware } from 'koa';
 import ratelimit from 'koa-ratelimit';
 import type { Redis } from 'ioredis';
+import type { Logger } from '../../core/logger.ts';
+import { unavailable } from '../../core/problems.ts';
 
 interface Options {
   /** Namespaces the counters, e.g. "suggest" or "login-ip". */
@@ -11,6 +13,13 @@ interface Options {
   key: (ctx: Context) => string | false | Promise<string | false>;
   /** Shared counters across processes; null keeps them in this process's memory. */
   redis: Redis | null;
+  log: Logger;
+  /**
+   * What to do when the counter store (Redis) fails: 'allow' serves the request uncounted
+   * (availability first, e.g. autocomplete); 'refuse' answers 503 with Retry-After (e.g. login,
+   * where an unlimited window would invite password guessing).
+   */
+  whenStoreFails: 'allow' | 'refuse';
 }
 
 // koa-ratelimit with our conventions: IETF RateLimit-* header names, and a thrown 429 that the
@@ -31,6 +40,18 @@ export function rateLimit(options: Options): Middleware {
     const key = await options.key(ctx);
     if (key === false) return next();
     ctx.state.rateLimitKey = `${options.name}:${key}`;
-    return limiter(ctx, next);
+    let counted = false;
+    try {
+      await limiter(ctx, () => {
+        counted = true;
+        return next();
+      });
+    } catch (error) {
+      // Errors from downstream, and the limiter's own 429, pass through untouched.
+      if (counted || (error as { status?: number }).status === 429) throw error;
+      options.log.warn({ err: error, limiter: options.name }, 'rate-limit store failed');
+      if (options.whenStoreFails === 'refuse') throw unavailable('Rate limiting is unavailable right now.');
+      return next();
+    }
   };
 }

@@ -67,9 +67,10 @@ registry.registerPath({
 
 export function authRoutes(services: Services): Router {
   const router = new Router();
-  const loginLimit = { max: services.config.LOGIN_RATE_LIMIT_PER_15_MINUTES, durationMs: 15 * 60 * 1000, redis: services.redis };
+  const loginLimit = { max: services.config.LOGIN_RATE_LIMIT_PER_15_MINUTES, durationMs: 15 * 60 * 1000, redis: services.redis, log: services.log, whenStoreFails: 'refuse' as const };
   // Per IP slows one client guessing many accounts; per username slows many clients (a botnet)
   // guessing one account. Every attempt counts, successful or not.
+  // Without working counters login is refused (503), since unlimited attempts invite guessing.
   const limitPerIp = rateLimit({ name: 'login-ip', ...loginLimit, key: (ctx) => ctx.ip });
   const limitPerUsername = rateLimit({ name: 'login-user', ...loginLimit, key: usernameBucket });
 

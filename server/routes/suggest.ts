@@ -52,6 +52,9 @@ export function suggestRoutes(services: Services): Router {
       return user ? `user:${user.userId}` : `ip:${ctx.ip}`;
     },
     redis: services.redis,
+    log: services.log,
+    // Autocomplete is a convenience: if Redis fails, serve it uncounted rather than fail it.
+    whenStoreFails: 'allow',
   });
 
   router.get('/api/search/suggest/', limit, async (ctx) => {
