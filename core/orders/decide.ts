@@ -88,16 +88,10 @@ async function runTurn(trx: Knex.Transaction, deps: DecideDeps, head: JobWithMet
 
   // One statement for the whole batch's emails.
   await enqueueConfirmationEmails(deps.boss, applied.confirmed, bossDb);
-  if (applied.changed.size > 0) {
-    // Delivered when (and only if) this transaction commits; wakes the long-polls of these orders.
-    await trx.raw('SELECT pg_notify(?, id::text) FROM unnest(?::int[]) AS id', [ORDER_EVENTS_CHANNEL, [...applied.changed.keys()]]);
-  }
-  // Fenced to the attempt we were given: if our claim lapsed and the job was handed to another
-  // worker, that attempt is left alone (its orders are decided already and it will change nothing).
-  await deps.boss.complete(ORDERS_QUEUE, { id: head.id, retryCount: head.retryCount }, null, { db: bossDb });
-  if (queued.length > 0) {
-    await deps.boss.complete(ORDERS_QUEUE, queued.map((job) => job.id), null, { includeQueued: true, db: bossDb });
-  }
+  // The active job and the queued ones, in one statement. Should our claim on the active job have
+  // lapsed (a missed heartbeat) and the job been handed out again, completing it is still right:
+  // its orders are decided by this transaction, and the other attempt will find nothing to do.
+  await deps.boss.complete(ORDERS_QUEUE, [head.id, ...queued.map((job) => job.id)], null, { includeQueued: true, db: bossDb });
 
   const decided: TurnSummary['decided'] = {};
   for (const status of applied.changed.values()) decided[status] = (decided[status] ?? 0) + 1;
@@ -141,12 +135,18 @@ async function applyOneByOne(trx: Knex.Transaction, jobs: OrderJobData[], log: L
 
 async function rejectAsUnprocessable(trx: Knex.Transaction, orderId: number, log: Logger): Promise<boolean> {
   try {
-    const updated = await trx.transaction((savepoint) =>
-      savepoint('orders')
-        .where({ id: orderId, status: 'PENDING' })
-        .update({ status: 'REJECTED', rejection: { reason: 'processing_error', items: [] }, decided_at: savepoint.fn.now() }),
+    const { rows } = await trx.transaction((savepoint) =>
+      savepoint.raw<{ rows: { rejected: number }[] }>(
+        `WITH rejected AS (
+           UPDATE orders SET status = 'REJECTED', rejection = ?::jsonb, decided_at = now()
+           WHERE id = ? AND status = 'PENDING'
+           RETURNING id
+         )
+         SELECT count(pg_notify(?, rejected.id::text)) AS rejected FROM rejected`,
+        [JSON.stringify({ reason: 'processing_error', items: [] }), orderId, ORDER_EVENTS_CHANNEL],
+      ),
     );
-    return updated > 0;
+    return rows[0]!.rejected > 0;
   } catch (error) {
     if (isTransientError(error)) throw error;
     log.fatal({ err: error, orderId }, 'order could not be decided nor rejected: it stays PENDING');
@@ -215,40 +215,51 @@ async function lockStock(trx: Knex.Transaction, orders: LockedOrder[]): Promise<
   return stock;
 }
 
-/** Writes a plan in three set-based statements, whatever the number of orders. */
+/**
+ * Writes a plan in ONE statement, whatever the number of orders: the stock, its ledger rows,
+ * the orders, and a NOTIFY per changed order (delivered when, and only if, the transaction
+ * commits; it wakes the long-polls waiting for these orders).
+ */
 async function writePlan(trx: Knex.Transaction, plan: DecisionPlan): Promise<void> {
+  if (plan.orders.size === 0) return;
   const deltas = [...plan.stockDeltas.values()].filter((d) => d.delta !== 0);
-  if (deltas.length > 0) {
-    await trx.raw(
-      `UPDATE inventory AS i SET quantity = i.quantity + d.delta
+  const ledger = plan.ledger;
+  const changes = [...plan.orders].map(([id, change]) => ({ id, ...change }));
+  await trx.raw(
+    `WITH stock AS (
+       UPDATE inventory AS i SET quantity = i.quantity + d.delta
        FROM unnest(?::int[], ?::int[], ?::int[]) AS d(store_id, product_id, delta)
-       WHERE i.store_id = d.store_id AND i.product_id = d.product_id`,
-      [deltas.map((d) => d.storeId), deltas.map((d) => d.productId), deltas.map((d) => d.delta)],
-    );
-  }
-  if (plan.ledger.length > 0) {
-    const rows = plan.ledger;
-    // WITH ORDINALITY + ORDER BY: ledger ids follow the order the changes happened in.
-    await trx.raw(
-      `INSERT INTO stock_ledger (store_id, product_id, delta, quantity_after, reason, order_id)
+       WHERE i.store_id = d.store_id AND i.product_id = d.product_id
+     ), ledger AS (
+       -- WITH ORDINALITY + ORDER BY: ledger ids follow the order the changes happened in.
+       INSERT INTO stock_ledger (store_id, product_id, delta, quantity_after, reason, order_id)
        SELECT store_id, product_id, delta, quantity_after, reason, order_id
        FROM unnest(?::int[], ?::int[], ?::int[], ?::int[], ?::text[], ?::int[])
          WITH ORDINALITY AS r(store_id, product_id, delta, quantity_after, reason, order_id, n)
-       ORDER BY n`,
-      [rows.map((r) => r.storeId), rows.map((r) => r.productId), rows.map((r) => r.delta), rows.map((r) => r.quantityAfter), rows.map((r) => r.reason), rows.map((r) => r.orderId)],
-    );
-  }
-  if (plan.orders.size > 0) {
-    const changes = [...plan.orders].map(([id, change]) => ({ id, ...change }));
-    await trx.raw(
-      `UPDATE orders AS o SET
+       ORDER BY n
+     ), decided AS (
+       UPDATE orders AS o SET
          status = c.status,
          rejection = c.rejection,
          decided_at = CASE WHEN c.decided THEN now() ELSE o.decided_at END,
          cancelled_at = CASE WHEN c.cancelled THEN now() ELSE o.cancelled_at END
        FROM jsonb_to_recordset(?::jsonb) AS c(id int, status text, rejection jsonb, decided boolean, cancelled boolean)
-       WHERE o.id = c.id`,
-      [JSON.stringify(changes)],
-    );
-  }
+       WHERE o.id = c.id
+       RETURNING o.id
+     )
+     SELECT count(pg_notify(?, decided.id::text)) FROM decided`,
+    [
+      deltas.map((d) => d.storeId),
+      deltas.map((d) => d.productId),
+      deltas.map((d) => d.delta),
+      ledger.map((r) => r.storeId),
+      ledger.map((r) => r.productId),
+      ledger.map((r) => r.delta),
+      ledger.map((r) => r.quantityAfter),
+      ledger.map((r) => r.reason),
+      ledger.map((r) => r.orderId),
+      JSON.stringify(changes),
+      ORDER_EVENTS_CHANNEL,
+    ],
+  );
 }
