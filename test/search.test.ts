@@ -213,6 +213,10 @@ describe('GET /api/search/products/', () => {
       for (const hit of byId.results) expect(hit.category).to.deep.equal({ id: phones.id, name: 'Phones' });
     });
 
+    it('refuses a category name PostgreSQL cannot hold (NUL)', async () => {
+      await badRequest({ category: 'pho\0nes' }, 'category');
+    });
+
     it('an unknown category matches nothing', async () => {
       expect(await ok({ category: 'No Such Category' })).to.include({ count: 0 });
       expect(await ok({ category: 999999 })).to.include({ count: 0 });

@@ -31,6 +31,8 @@ const SearchQuery = PageQuery.extend({
     .trim()
     .min(1)
     .max(100)
+    // PostgreSQL text cannot hold NUL: refused here instead of failing the query.
+    .refine((value) => !value.includes('\0'), 'must not contain NUL characters')
     .transform((value) => (/^\d{1,9}$/.test(value) ? Number(value) : value))
     .optional()
     .openapi({ description: 'Category id, or name (case-insensitive). An unknown category matches no products (200, empty page).', example: 'Phones' }),
