@@ -1,3 +1,4 @@
+import { ORDERS_QUEUE } from './queue.ts';
 import type { Services } from './services.ts';
 
 type Check = 'ok' | 'down' | 'not configured';
@@ -14,6 +15,10 @@ const TIMEOUT_MS = 2000;
 export async function checkReadiness(services: Services): Promise<Readiness> {
   const probes: Record<string, (() => Promise<unknown>) | null> = {
     database: () => services.db.raw('SELECT 1'),
+    // pg-boss has its own pool and schema: the orders queue must be readable through it.
+    queue: async () => {
+      if (!(await services.boss.getQueue(ORDERS_QUEUE))) throw new Error('orders queue missing');
+    },
     redis: services.redis ? () => services.redis!.ping() : null,
   };
   const entries = await Promise.all(

@@ -17,6 +17,7 @@ const services = await openServices(config, log, config.DATABASE_URL);
 const server = await listen(createApp(services), config.PORT);
 log.info({ port: config.PORT }, 'web process listening');
 stopOnSignal(log, async () => {
+  await services.orderEvents.close(); // long-polls answer now rather than hold the server open
   await close(server);
   await services.close();
 });

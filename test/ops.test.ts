@@ -19,7 +19,7 @@ describe('operations and error handling', () => {
     expect(response.status).to.equal(200);
     const body = await response.json();
     expect(body.status).to.equal('ok');
-    expect(body.checks.database).to.equal('ok');
+    expect(body.checks).to.include({ database: 'ok', queue: 'ok' });
   });
 
   it('an unknown path is a problem+json 404', async () => {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
+import { bumpCatalogVersion } from '../core/catalog/catalog-cache.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
 
 // GET /api/search/products/ against the seeded catalog (db/seeds/01_catalog.ts) plus a few
@@ -66,6 +67,7 @@ describe('GET /api/search/products/', () => {
       { store_id: fixture.storeId, product_id: fixture.beta, quantity: 0 },
       { store_id: fixture.storeId, product_id: fixture.gamma, quantity: 2 },
     ]);
+    await bumpCatalogVersion(app.services); // what a staff catalog change does: cached pages go stale
   });
 
   after(async () => {
@@ -97,8 +99,11 @@ describe('GET /api/search/products/', () => {
     it('the total follows products being added and removed', async () => {
       const before = (await ok()).count;
       const [row] = await db()('products').insert({ title: `Counted ${suffix}`, price: '1.00', category_id: fixture.categoryId }).returning('id');
+      expect((await ok()).count).to.equal(before, 'served from the cache until the catalog version changes');
+      await bumpCatalogVersion(app.services);
       expect((await ok()).count).to.equal(before + 1);
       await db()('products').where('id', row.id).delete();
+      await bumpCatalogVersion(app.services);
       expect((await ok()).count).to.equal(before);
     });
 

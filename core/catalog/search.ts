@@ -1,6 +1,8 @@
 import type { Knex } from 'knex';
 import type { Db } from '../db.ts';
 import { notFound } from '../problems.ts';
+import type { Services } from '../services.ts';
+import { cachedForCatalog } from './catalog-cache.ts';
 
 // Product search: GET /api/search/products/. Every query here is shaped for the indexes of
 // db/migrations/20261125000300_search_indexes.ts; docs/query-plans.md shows the plans on a
@@ -65,6 +67,24 @@ export const typoSimilarityThreshold = 0.3;
 
 type Querier = Db | Knex.Transaction;
 type TextMatch = { kind: 'exact'; words: [string, ...string[]] } | { kind: 'typo'; text: string };
+
+// Result pages are cached per catalog version (catalog-cache.ts). Pages that show stock
+// (store_id, in_stock) change with every order, so they live seconds; the rest until the catalog
+// changes (a minute as the safety net). Orders are always decided against the live inventory,
+// never against these pages.
+const CATALOG_PAGE_TTL_SECONDS = 60;
+const STOCK_PAGE_TTL_SECONDS = 5;
+
+/** A search page, from the cache when the same search was answered recently. */
+export function searchProductsCached(services: Services, search: ProductSearch): Promise<SearchResult> {
+  const showsStock = search.storeId !== undefined || search.inStock !== undefined;
+  return cachedForCatalog(
+    services,
+    `search:${JSON.stringify(search, Object.keys(search).sort())}`,
+    showsStock ? STOCK_PAGE_TTL_SECONDS : CATALOG_PAGE_TTL_SECONDS,
+    () => searchProducts(services.db, search),
+  );
+}
 
 export async function searchProducts(db: Db, search: ProductSearch): Promise<SearchResult> {
   const [storeExists, result] = await Promise.all([

@@ -1,12 +1,10 @@
-import { randomUUID } from 'node:crypto';
-import { cacheFor } from '../cache.ts';
 import type { Db } from '../db.ts';
 import type { Services } from '../services.ts';
+import { cachedForCatalog } from './catalog-cache.ts';
 
 // Title suggestions for a search box, at most 10: titles that start with what was typed first
 // (alphabetical, then by id), then titles with a word that starts with it (by id).
-// Answers are cached per normalized query and tagged with the catalog version, so a product
-// change (bumpCatalogVersion) makes every cached answer stale at once.
+// Answers are cached per normalized query and catalog version (catalog-cache.ts).
 
 export interface Suggestion {
   id: number;
@@ -14,51 +12,18 @@ export interface Suggestion {
 }
 
 export const SUGGESTION_LIMIT = 10;
-// Only a safety net: product changes invalidate through the version, not through expiry.
+// Only a safety net: product changes invalidate through the catalog version, not through expiry.
 const CACHE_TTL_SECONDS = 600;
-const VERSION_KEY = 'catalog:version';
-// Before the first bump there is no version yet; answers cached then carry this one.
-const INITIAL_VERSION = 'initial';
-
-interface CachedAnswer {
-  version: string;
-  suggestions: Suggestion[];
-}
 
 /** Same answer for "Apple", " apple " and "APPLE  ": one cache entry and one query for all. */
 export function normalizeQuery(q: string): string {
   return q.trim().replace(/\s+/g, ' ').toLowerCase();
 }
 
-/**
- * Suggestions for `q` (already validated: 1–64 characters after trimming).
- * A cache hit is one Redis round trip: the version and the answer are read together, and the
- * answer counts only if it was computed at the current version.
- */
-export async function suggestTitles(services: Services, q: string): Promise<Suggestion[]> {
+/** Suggestions for `q` (already validated: 1–64 characters after trimming), cached per catalog version. */
+export function suggestTitles(services: Services, q: string): Promise<Suggestion[]> {
   const query = normalizeQuery(q);
-  const cache = cacheFor(services);
-  const key = `suggest:${query}`;
-  const [storedVersion, cached] = await cache.getMany([VERSION_KEY, key]);
-  const version = typeof storedVersion === 'string' ? storedVersion : INITIAL_VERSION;
-  const answer = cached as CachedAnswer | undefined;
-  if (answer?.version === version) return answer.suggestions;
-
-  // The version was read before the query, so an answer computed while a product changes is
-  // tagged with the old version and is not served once the change bumps it.
-  const suggestions = await findSuggestions(services.db, query);
-  await cache.set(key, { version, suggestions } satisfies CachedAnswer, CACHE_TTL_SECONDS);
-  return suggestions;
-}
-
-/**
- * Call once a change to products has committed (create, rename, delete): every cached suggestion,
- * in every process sharing the Redis, becomes stale at once. Without Redis it is this process only.
- */
-export async function bumpCatalogVersion(services: Services): Promise<void> {
-  // A fresh random version, not a counter, so an old version cannot come back and revive the
-  // answers cached under it (a counter would restart if its key were ever lost).
-  await cacheFor(services).set(VERSION_KEY, randomUUID());
+  return cachedForCatalog(services, `suggest:${query}`, CACHE_TTL_SECONDS, () => findSuggestions(services.db, query));
 }
 
 // These expressions must match the indexes in db/migrations/20261125000310_suggest_index.ts.

@@ -1,5 +1,8 @@
 import type { Knex } from 'knex';
+import { bumpCatalogVersion } from '../../core/catalog/catalog-cache.ts';
 import { loadConfig } from '../../core/config.ts';
+import { createLogger } from '../../core/logger.ts';
+import { connectRedis } from '../../core/redis.ts';
 
 // The catalog every environment starts from: categories, products, stores and their stock.
 //
@@ -305,7 +308,22 @@ export async function seed(knex: Knex): Promise<void> {
   // answered by index-only scans. VACUUM cannot run inside a transaction, hence after commit.
   progress.update('vacuum analyze', products, performance.now() - started);
   await knex.raw(products >= rebuildIndexesFrom ? 'VACUUM ANALYZE categories, stores, products, inventory' : 'ANALYZE categories, stores, products, inventory');
+  await invalidateCachedAnswers();
   progress.done(performance.now() - started);
+}
+
+/** The catalog was replaced: suggestions and search pages cached in Redis must not outlive it. */
+async function invalidateCachedAnswers(): Promise<void> {
+  const config = loadConfig();
+  if (!config.REDIS_URL) return; // an in-memory cache belongs to a process that is not this one
+  const log = createLogger('warn');
+  const redis = connectRedis(config.REDIS_URL, config.REDIS_KEY_PREFIX, log)!;
+  try {
+    await redis.connect();
+    await bumpCatalogVersion({ redis, log });
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** The product lines as a temporary table the generating INSERTs join against. */

@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import { productOrderings, searchProducts, typoSimilarityThreshold } from '../../core/catalog/search.ts';
+import { productOrderings, searchProductsCached, typoSimilarityThreshold } from '../../core/catalog/search.ts';
 import { badRequest } from '../../core/problems.ts';
 import type { Services } from '../../core/services.ts';
 import { Money, PageQuery, pageOf, problemResponses, registry, z } from '../openapi.ts';
@@ -98,7 +98,7 @@ export function searchRoutes(services: Services): Router {
       throw badRequest('The query is not valid.', unknown.map((name) => ({ path: name, message: 'Unknown query parameter' })));
     }
     const query = validate(SearchQuery, ctx.query, 'query');
-    const { count, results } = await searchProducts(services.db, {
+    const { count, results } = await searchProductsCached(services, {
       text: query.search,
       category: query.category,
       priceMin: query.price_min,
