@@ -8,7 +8,9 @@
 // on the server of BENCH_DATABASE_URL or DATABASE_URL (default postgres://postgres@127.0.0.1:5432),
 // starts the real web process (`node server/main.ts`) against it, and measures with autocannon:
 //   (a) a bare Koa route returning a constant (bench/bare-server.ts): the HTTP ceiling;
-//   (b) product search: the mix of bench/search-queries.ts, then each query on its own;
+//   (b) product search: the mix of bench/search-queries.ts from the result cache (the
+//       production setting), then the same mix and each query on its own with the cache off
+//       (a second web process with SEARCH_CACHE_SECONDS=0): what every cache miss costs;
 //   (c) suggestions on a cache hit (GET /api/search/suggest/?q=app), rate limit lifted.
 // REDIS_URL, when set, is given to the app (suggestion cache and rate limits in Redis).
 // It prints a markdown table: requests/s, p50 and p99 latency, and requests/s relative to (a).
@@ -98,15 +100,19 @@ async function drained(databaseUrl: string): Promise<void> {
 
 async function measureCatalog(products: number, bareUrl: string): Promise<Row[]> {
   const databaseUrl = await prepareDatabase(products);
-  const web = await startProcess('web', 'server/main.ts', {
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'warn',
-    DATABASE_URL: databaseUrl,
-    JWT_SECRET: randomBytes(32).toString('hex'),
-    SUGGEST_RATE_LIMIT_PER_MINUTE: '1000000000',
-    REDIS_KEY_PREFIX: `shop_bench_search:${process.pid}:`,
-    ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
-  }, true);
+  const startWeb = (name: string, searchCacheSeconds: string) =>
+    startProcess(name, 'server/main.ts', {
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: databaseUrl,
+      JWT_SECRET: randomBytes(32).toString('hex'),
+      SUGGEST_RATE_LIMIT_PER_MINUTE: '1000000000',
+      SEARCH_CACHE_SECONDS: searchCacheSeconds,
+      REDIS_KEY_PREFIX: `shop_bench_search:${process.pid}:`,
+      ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
+    }, true);
+  const web = await startWeb('web', '60');
+  const uncached = await startWeb('web-uncached', '0');
   const run = async (url: string, paths: string[], seconds = durationSeconds) => {
     await drained(databaseUrl);
     return measure(url, paths, { connections, durationSeconds: seconds });
@@ -116,11 +122,13 @@ async function measureCatalog(products: number, bareUrl: string): Promise<Row[]>
   const searchTarget = products >= 100_000 ? 60 : 20;
   try {
     // Every query answers 200 before anything is measured; a short load warms caches and pools.
-    for (const path of [...searchPaths, suggestPath]) {
-      const response = await fetch(web.url + path);
-      if (response.status !== 200) throw new Error(`${path}: HTTP ${response.status} ${await response.text()}`);
+    for (const base of [web.url!, uncached.url!]) {
+      for (const path of [...searchPaths, suggestPath]) {
+        const response = await fetch(base + path);
+        if (response.status !== 200) throw new Error(`${path}: HTTP ${response.status} ${await response.text()}`);
+      }
+      await run(base, [...searchPaths, suggestPath], Math.min(3, durationSeconds));
     }
-    await run(web.url!, [...searchPaths, suggestPath], Math.min(3, durationSeconds));
 
     const rows: Row[] = [];
     const log = (row: Row) => {
@@ -138,9 +146,10 @@ async function measureCatalog(products: number, bareUrl: string): Promise<Row[]>
       bareRequestsPerSecond,
       target: { text: `p99 < ${searchTarget} ms`, met: measurement.p99 < searchTarget },
     });
-    log(searchRow('(b) search, mix of all queries below', await run(web.url!, searchPaths)));
+    log(searchRow('(b) search, mix of all queries below, result cache on', await run(web.url!, searchPaths)));
+    log(searchRow('(b0) search, the same mix, result cache off', await run(uncached.url!, searchPaths)));
     for (const [i, scenario] of searchScenarios.entries()) {
-      log(searchRow(`(b${i + 1}) search: ${scenario.name}`, await run(web.url!, [searchPaths[i]!])));
+      log(searchRow(`(b${i + 1}) search, cache off: ${scenario.name}`, await run(uncached.url!, [searchPaths[i]!])));
     }
     const suggest = await run(web.url!, [suggestPath]);
     log({
@@ -152,7 +161,7 @@ async function measureCatalog(products: number, bareUrl: string): Promise<Row[]>
     });
     return rows;
   } finally {
-    await web.stop();
+    await Promise.all([web.stop(), uncached.stop()]);
   }
 }
 

@@ -19,6 +19,9 @@ const envSchema = z.object({
   JWT_SECRET: z.string().min(32).optional(),
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().positive().default(15 * 60),
   REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().positive().default(30 * 24 * 3600),
+  // How long a product-search page may be served from the cache (it is also dropped when the
+  // catalog version changes); pages that show stock live at most 5 s. 0 turns the cache off.
+  SEARCH_CACHE_SECONDS: z.coerce.number().int().min(0).default(60),
   SUGGEST_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(20),
   LOGIN_RATE_LIMIT_PER_15_MINUTES: z.coerce.number().int().positive().default(10),
   // Unset: confirmation emails are written to .data/mail/ instead of sent.

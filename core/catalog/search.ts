@@ -68,21 +68,18 @@ export const typoSimilarityThreshold = 0.3;
 type Querier = Db | Knex.Transaction;
 type TextMatch = { kind: 'exact'; words: [string, ...string[]] } | { kind: 'typo'; text: string };
 
-// Result pages are cached per catalog version (catalog-cache.ts). Pages that show stock
-// (store_id, in_stock) change with every order, so they live seconds; the rest until the catalog
-// changes (a minute as the safety net). Orders are always decided against the live inventory,
-// never against these pages.
-const CATALOG_PAGE_TTL_SECONDS = 60;
-const STOCK_PAGE_TTL_SECONDS = 5;
+// Result pages are cached per catalog version (catalog-cache.ts) for SEARCH_CACHE_SECONDS. Pages
+// that show stock (store_id, in_stock) change with every order, so they live a few seconds at
+// most. Orders are always decided against the live inventory, never against these pages.
+const STOCK_PAGE_MAX_SECONDS = 5;
 
 /** A search page, from the cache when the same search was answered recently. */
 export function searchProductsCached(services: Services, search: ProductSearch): Promise<SearchResult> {
   const showsStock = search.storeId !== undefined || search.inStock !== undefined;
-  return cachedForCatalog(
-    services,
-    `search:${JSON.stringify(search, Object.keys(search).sort())}`,
-    showsStock ? STOCK_PAGE_TTL_SECONDS : CATALOG_PAGE_TTL_SECONDS,
-    () => searchProducts(services.db, search),
+  const ttlSeconds = Math.min(services.config.SEARCH_CACHE_SECONDS, showsStock ? STOCK_PAGE_MAX_SECONDS : Infinity);
+  if (ttlSeconds === 0) return searchProducts(services.db, search);
+  return cachedForCatalog(services, `search:${JSON.stringify(search, Object.keys(search).sort())}`, ttlSeconds, () =>
+    searchProducts(services.db, search),
   );
 }
 
