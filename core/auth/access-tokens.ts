@@ -1,3 +1,4 @@
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 
 // Short-lived access tokens: a signed JWT that any web process can check without a database
@@ -10,8 +11,17 @@ export interface AccessClaims {
 
 const ISSUER = 'shop';
 
+// Given a string, jsonwebtoken first tries to parse it as a PEM public key (and throws) before it
+// builds a secret key, on every call; that was a visible share of each authenticated request.
+const keys = new Map<string, KeyObject>();
+function keyFor(secret: string): KeyObject {
+  let key = keys.get(secret);
+  if (!key) keys.set(secret, (key = createSecretKey(Buffer.from(secret))));
+  return key;
+}
+
 export function signAccessToken(claims: AccessClaims, secret: string, ttlSeconds: number): string {
-  return jwt.sign({ staff: claims.isStaff, typ: 'access' }, secret, {
+  return jwt.sign({ staff: claims.isStaff, typ: 'access' }, keyFor(secret), {
     algorithm: 'HS256',
     subject: String(claims.userId),
     issuer: ISSUER,
@@ -23,7 +33,7 @@ export function signAccessToken(claims: AccessClaims, secret: string, ttlSeconds
 export function verifyAccessToken(token: string, secret: string): AccessClaims | null {
   try {
     // Pinning the algorithm refuses "alg: none" and key-confusion tricks.
-    const payload = jwt.verify(token, secret, { algorithms: ['HS256'], issuer: ISSUER });
+    const payload = jwt.verify(token, keyFor(secret), { algorithms: ['HS256'], issuer: ISSUER });
     if (typeof payload !== 'object' || payload.typ !== 'access') return null;
     const userId = Number(payload.sub);
     if (!Number.isSafeInteger(userId) || userId <= 0) return null;

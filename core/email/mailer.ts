@@ -20,7 +20,7 @@ export interface OutgoingEmail {
 export interface Mailer {
   /** Resolves once the SMTP server accepted the message (or the file is written); rejects otherwise. */
   send(email: OutgoingEmail): Promise<void>;
-  /** Closes pooled SMTP connections (`?pool=true` in SMTP_URL); a no-op otherwise. */
+  /** Closes the pooled SMTP connections; a no-op for the file mailer. */
   close(): void;
 }
 
@@ -42,9 +42,10 @@ export function createMailer(options: MailerOptions): Mailer {
 
 function smtpMailer(smtpUrl: string, from: string, log: Logger): Mailer {
   // nodemailer's defaults wait minutes for a dead server; fail fast and let the queue retry.
-  // Query parameters in SMTP_URL (e.g. `?pool=true`) override these.
+  // Pooled: a worker sends a steady stream, and a new connection (TCP + greeting + EHLO) per
+  // message cost more than the message. Query parameters in SMTP_URL (e.g. `?pool=false`) override these.
   const transport = nodemailer.createTransport(
-    { url: smtpUrl, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 },
+    { url: smtpUrl, pool: true, maxConnections: 5, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 },
     { from },
   );
   // The URL carries the SMTP password: log where we send, never the URL itself.

@@ -38,3 +38,8 @@ export function isTransientError(error: unknown): boolean {
 export function isUniqueViolation(error: unknown, constraint: string): boolean {
   return error instanceof pg.DatabaseError && error.code === '23505' && error.constraint === constraint;
 }
+
+/** True when `error` is a foreign-key violation of `constraint` (a referenced row is missing). */
+export function isForeignKeyViolation(error: unknown, constraint: string): boolean {
+  return error instanceof pg.DatabaseError && error.code === '23503' && error.constraint === constraint;
+}

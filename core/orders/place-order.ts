@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { PgBoss } from 'pg-boss';
 import type { Db } from '../db.ts';
 import { badRequest, conflict, type FieldError } from '../problems.ts';
-import { isUniqueViolation } from './db-errors.ts';
+import { isForeignKeyViolation, isUniqueViolation } from './db-errors.ts';
 import { sendOrderJob } from './jobs.ts';
 import { findOrder, toOrderView, type OrderRecord, type OrderView } from './read-orders.ts';
 
@@ -28,6 +28,10 @@ interface Deps {
 }
 
 const IDEMPOTENCY_CONSTRAINT = 'orders_user_idempotency_key_unique';
+const STORE_CONSTRAINT = 'orders_store_id_foreign';
+
+/** The insert found fewer products than the request named. */
+class UnknownCatalogIds extends Error {}
 
 export async function placeOrder(deps: Deps, userId: number, request: PlaceOrderRequest, idempotencyKey?: string): Promise<Placed> {
   const fingerprint = idempotencyKey === undefined ? null : requestFingerprint(request);
@@ -35,7 +39,6 @@ export async function placeOrder(deps: Deps, userId: number, request: PlaceOrder
     const earlier = await replayOf(deps.db, userId, idempotencyKey, fingerprint);
     if (earlier) return earlier;
   }
-  await assertCatalogIds(deps.db, request);
   try {
     const order = await deps.db.transaction(async (trx) => {
       // The order and its lines in one statement; unit_price is the price now, kept with the
@@ -60,12 +63,18 @@ export async function placeOrder(deps: Deps, userId: number, request: PlaceOrder
         [userId, request.store_id, idempotencyKey ?? null, fingerprint, request.items.map((item) => item.product_id), request.items.map((item) => item.quantity_requested)],
       );
       const placed = rows[0]!;
-      if (placed.lines?.length !== request.items.length) throw badRequest('A product of this order was removed while it was placed.');
+      // Unknown products drop out of the join; an unknown store fails its foreign key (below).
+      if (placed.lines?.length !== request.items.length) throw new UnknownCatalogIds();
       await sendOrderJob(deps.boss, trx, request.store_id, { orderId: placed.id, action: 'place' });
       return placed;
     });
     return { order: toOrderView(order), replayed: false };
   } catch (error) {
+    // Checking the ids only when the insert failed saves every valid order a round trip.
+    if (error instanceof UnknownCatalogIds || isForeignKeyViolation(error, STORE_CONSTRAINT)) {
+      await assertCatalogIds(deps.db, request);
+      throw badRequest('A product of this order was removed while it was placed.');
+    }
     // The same key sent twice at once: the second insert waited for the first to commit and hit
     // the unique index. That request is a replay of the first.
     if (idempotencyKey !== undefined && isUniqueViolation(error, IDEMPOTENCY_CONSTRAINT)) {
