@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { signAccessToken } from '../../core/auth/access-tokens.ts';
 import type { Db } from '../../core/db.ts';
-import type { TestApp } from '../support/test-app.ts';
+import { startTestApp, type TestApp } from '../support/test-app.ts';
+import type { InProcessWorkers } from '../support/workers.ts';
 
 // What the order tests build on: users, stores and products of their own (unique names, so test
 // files and parallel runs never collide), and small helpers to place orders and wait for outcomes.
@@ -92,4 +93,26 @@ export async function ledgerOf(db: Db, storeId: number, productId: number) {
     .where({ store_id: storeId, product_id: productId })
     .orderBy('id')
     .select<{ id: number; delta: number; quantity_after: number; reason: string; order_id: number | null }[]>('id', 'delta', 'quantity_after', 'reason', 'order_id');
+}
+
+export interface OrderTestbed {
+  app: TestApp;
+  shopper: Shopper;
+  /** Workers a test started; stopped after each test. */
+  workers: InProcessWorkers | null;
+}
+
+/** Mocha hooks for a describe block: one app and shopper for it, workers stopped after each test. */
+export function orderTestbed(): OrderTestbed {
+  const bed = { workers: null } as OrderTestbed;
+  before(async () => {
+    bed.app = await startTestApp();
+    bed.shopper = await createShopper(bed.app.services.db, bed.app.services.jwtSecret);
+  });
+  afterEach(async () => {
+    await bed.workers?.stop();
+    bed.workers = null;
+  });
+  after(() => bed.app.close());
+  return bed;
 }

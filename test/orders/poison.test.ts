@@ -1,39 +1,26 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { startTestApp, type TestApp } from '../support/test-app.ts';
-import { startWorkersInProcess, type InProcessWorkers } from '../support/workers.ts';
-import { allDecided, createShop, createShopper, ledgerOf, placed, stockOf, type Shopper } from './fixtures.ts';
+import { startWorkersInProcess } from '../support/workers.ts';
+import { allDecided, createShop, ledgerOf, placed, orderTestbed, stockOf } from './fixtures.ts';
 
 // Strict FIFO means a job that fails for good would block its store forever. So a job that
 // cannot be processed ends as a decided order (or a no-op), never as a failed job.
 describe('poison order jobs', function () {
   this.timeout(120_000);
-  let app: TestApp;
-  let shopper: Shopper;
-  let workers: InProcessWorkers | null = null;
+  const bed = orderTestbed();
 
-  before(async () => {
-    app = await startTestApp();
-    shopper = await createShopper(app.services.db, app.services.jwtSecret);
-  });
-  afterEach(async () => {
-    await workers?.stop();
-    workers = null;
-  });
-  after(() => app.close());
-
-  const jobsOfLane = (storeId: number) => app.services.boss.findJobs('orders', { key: `store-${storeId}` });
+  const jobsOfLane = (storeId: number) => bed.app.services.boss.findJobs('orders', { key: `store-${storeId}` });
 
   it('completes malformed jobs and jobs for missing orders without effect; the store goes on', async () => {
-    const db = app.services.db;
+    const db = bed.app.services.db;
     const { storeId, productIds } = await createShop(db, [3]);
     const lane = { singletonKey: `store-${storeId}` };
-    await app.services.boss.send('orders', { orderId: 'not a number' }, lane);
-    await app.services.boss.send('orders', { orderId: 2_000_000_000, action: 'place' }, lane);
-    await app.services.boss.send('orders', { orderId: 1, action: 'explode' }, lane);
-    const next = await placed(app, shopper, storeId, [{ product_id: productIds[0]!, quantity_requested: 1 }]);
+    await bed.app.services.boss.send('orders', { orderId: 'not a number' }, lane);
+    await bed.app.services.boss.send('orders', { orderId: 2_000_000_000, action: 'place' }, lane);
+    await bed.app.services.boss.send('orders', { orderId: 1, action: 'explode' }, lane);
+    const next = await placed(bed.app, bed.shopper, storeId, [{ product_id: productIds[0]!, quantity_requested: 1 }]);
 
-    workers = await startWorkersInProcess();
+    bed.workers = await startWorkersInProcess();
     await allDecided(db, [next]);
     expect((await db('orders').where('id', next).first()).status).to.equal('CONFIRMED');
     const jobs = await jobsOfLane(storeId);
@@ -41,13 +28,13 @@ describe('poison order jobs', function () {
   });
 
   it('rejects a corrupt order (no lines) instead of confirming it for free', async () => {
-    const db = app.services.db;
+    const db = bed.app.services.db;
     const { storeId, productIds } = await createShop(db, [3]);
-    const [corrupt] = await db('orders').insert({ user_id: shopper.id, store_id: storeId }).returning<{ id: number }[]>('id');
-    await app.services.boss.send('orders', { orderId: corrupt!.id, action: 'place' }, { singletonKey: `store-${storeId}` });
-    const next = await placed(app, shopper, storeId, [{ product_id: productIds[0]!, quantity_requested: 1 }]);
+    const [corrupt] = await db('orders').insert({ user_id: bed.shopper.id, store_id: storeId }).returning<{ id: number }[]>('id');
+    await bed.app.services.boss.send('orders', { orderId: corrupt!.id, action: 'place' }, { singletonKey: `store-${storeId}` });
+    const next = await placed(bed.app, bed.shopper, storeId, [{ product_id: productIds[0]!, quantity_requested: 1 }]);
 
-    workers = await startWorkersInProcess();
+    bed.workers = await startWorkersInProcess();
     await allDecided(db, [corrupt!.id, next]);
     const rejected = await db('orders').where('id', corrupt!.id).first();
     expect(rejected.status).to.equal('REJECTED');
@@ -56,7 +43,7 @@ describe('poison order jobs', function () {
   });
 
   it('sets aside an order whose decision fails in the database, and decides the rest of its batch', async () => {
-    const db = app.services.db;
+    const db = bed.app.services.db;
     const { storeId, productIds } = await createShop(db, [5, 5]);
     const [cursed, fine] = productIds as [number, number];
     // A trigger that makes any stock change of this one product fail, like an unforeseen
@@ -66,11 +53,11 @@ describe('poison order jobs', function () {
     await db.raw(`CREATE TRIGGER ${fn} BEFORE UPDATE ON inventory FOR EACH ROW WHEN (NEW.product_id = ${cursed}) EXECUTE FUNCTION ${fn}()`);
     try {
       // Queued together, so the first attempt decides them in one batch, which fails as a whole.
-      const before = await placed(app, shopper, storeId, [{ product_id: fine, quantity_requested: 1 }]);
-      const poisoned = await placed(app, shopper, storeId, [{ product_id: fine, quantity_requested: 1 }, { product_id: cursed, quantity_requested: 1 }]);
-      const after = await placed(app, shopper, storeId, [{ product_id: fine, quantity_requested: 2 }]);
+      const before = await placed(bed.app, bed.shopper, storeId, [{ product_id: fine, quantity_requested: 1 }]);
+      const poisoned = await placed(bed.app, bed.shopper, storeId, [{ product_id: fine, quantity_requested: 1 }, { product_id: cursed, quantity_requested: 1 }]);
+      const after = await placed(bed.app, bed.shopper, storeId, [{ product_id: fine, quantity_requested: 2 }]);
 
-      workers = await startWorkersInProcess();
+      bed.workers = await startWorkersInProcess();
       await allDecided(db, [before, poisoned, after]);
       const rows: { id: number; status: string; rejection: unknown }[] = await db('orders').whereIn('id', [before, poisoned, after]).orderBy('id').select('id', 'status', 'rejection');
       expect(rows.map((row) => row.status)).to.deep.equal(['CONFIRMED', 'REJECTED', 'CONFIRMED']);

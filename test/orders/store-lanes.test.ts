@@ -1,33 +1,21 @@
 import { expect } from 'chai';
-import { startTestApp, type TestApp } from '../support/test-app.ts';
-import { startWorkersInProcess, type InProcessWorkers } from '../support/workers.ts';
-import { allDecided, createShop, createShopper, ledgerOf, placed, statusesOf, waitUntil, type Shopper } from './fixtures.ts';
+import { startTestApp } from '../support/test-app.ts';
+import { startWorkersInProcess } from '../support/workers.ts';
+import { allDecided, createShop, createShopper, ledgerOf, placed, statusesOf, orderTestbed, waitUntil } from './fixtures.ts';
 
 describe('store lanes: FIFO within a store, parallel across stores', function () {
   this.timeout(120_000);
-  let app: TestApp;
-  let shopper: Shopper;
-  let workers: InProcessWorkers | null = null;
-
-  before(async () => {
-    app = await startTestApp();
-    shopper = await createShopper(app.services.db, app.services.jwtSecret);
-  });
-  afterEach(async () => {
-    await workers?.stop();
-    workers = null;
-  });
-  after(() => app.close());
+  const bed = orderTestbed();
 
   it("decides a store's queued orders in the order they were placed", async () => {
-    const db = app.services.db;
+    const db = bed.app.services.db;
     const { storeId, productIds } = await createShop(db, [10]);
     const product = productIds[0]!;
     // Queued while no worker runs, one after the other: the workers then find a backlog.
     const ids: number[] = [];
-    for (let i = 0; i < 25; i++) ids.push(await placed(app, shopper, storeId, [{ product_id: product, quantity_requested: 1 }]));
+    for (let i = 0; i < 25; i++) ids.push(await placed(bed.app, bed.shopper, storeId, [{ product_id: product, quantity_requested: 1 }]));
 
-    workers = await startWorkersInProcess();
+    bed.workers = await startWorkersInProcess();
     await allDecided(db, ids);
     const rows: { id: number; status: string; decided_at: Date }[] = await db('orders').whereIn('id', ids).orderBy('id').select('id', 'status', 'decided_at');
     expect(rows.map((row) => row.status)).to.deep.equal([...Array(10).fill('CONFIRMED'), ...Array(15).fill('REJECTED')]);
@@ -38,23 +26,23 @@ describe('store lanes: FIFO within a store, parallel across stores', function ()
   });
 
   it('with one unit left, the order placed first wins', async () => {
-    const db = app.services.db;
-    workers = await startWorkersInProcess();
+    const db = bed.app.services.db;
+    bed.workers = await startWorkersInProcess();
     const { storeId, productIds } = await createShop(db, [1]);
-    const first = await placed(app, shopper, storeId, [{ product_id: productIds[0]!, quantity_requested: 1 }]);
-    const second = await placed(app, shopper, storeId, [{ product_id: productIds[0]!, quantity_requested: 1 }]);
+    const first = await placed(bed.app, bed.shopper, storeId, [{ product_id: productIds[0]!, quantity_requested: 1 }]);
+    const second = await placed(bed.app, bed.shopper, storeId, [{ product_id: productIds[0]!, quantity_requested: 1 }]);
     await allDecided(db, [first, second]);
     const statuses = await statusesOf(db, [first, second]);
     expect([statuses.get(first), statuses.get(second)]).to.deep.equal(['CONFIRMED', 'REJECTED']);
   });
 
   it('an order is all-or-nothing: one short line rejects it and takes nothing', async () => {
-    const db = app.services.db;
-    workers = await startWorkersInProcess();
+    const db = bed.app.services.db;
+    bed.workers = await startWorkersInProcess();
     const { storeId, productIds } = await createShop(db, [5, 1, null]);
     const [plenty, scarce, unstocked] = productIds as [number, number, number];
-    const response = await app.request('/orders/orders/?wait=20', {
-      token: shopper.token,
+    const response = await bed.app.request('/orders/orders/?wait=20', {
+      token: bed.shopper.token,
       body: { store_id: storeId, items: [{ product_id: plenty, quantity_requested: 2 }, { product_id: scarce, quantity_requested: 2 }, { product_id: unstocked, quantity_requested: 1 }] },
     });
     const order = await response.json();
@@ -68,8 +56,8 @@ describe('store lanes: FIFO within a store, parallel across stores', function ()
   });
 
   it('a store stuck on a row lock does not hold up the other stores', async () => {
-    const db = app.services.db;
-    workers = await startWorkersInProcess();
+    const db = bed.app.services.db;
+    bed.workers = await startWorkersInProcess();
     const slow = await createShop(db, [5]);
     const fast = await createShop(db, [5]);
     // Another transaction holds the slow store's stock row, as a long staff edit would.
@@ -77,13 +65,13 @@ describe('store lanes: FIFO within a store, parallel across stores', function ()
     let slowOrder: number;
     try {
       await lock('inventory').where({ store_id: slow.storeId }).forUpdate().select('id');
-      slowOrder = await placed(app, shopper, slow.storeId, [{ product_id: slow.productIds[0]!, quantity_requested: 1 }]);
+      slowOrder = await placed(bed.app, bed.shopper, slow.storeId, [{ product_id: slow.productIds[0]!, quantity_requested: 1 }]);
       await waitUntil('the slow store to wait on the lock', async () => {
         const { rows } = await db.raw("SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'shop' AND wait_event_type = 'Lock'");
         return rows.length > 0;
       });
       const fastOrders: number[] = [];
-      for (let i = 0; i < 3; i++) fastOrders.push(await placed(app, shopper, fast.storeId, [{ product_id: fast.productIds[0]!, quantity_requested: 1 }]));
+      for (let i = 0; i < 3; i++) fastOrders.push(await placed(bed.app, bed.shopper, fast.storeId, [{ product_id: fast.productIds[0]!, quantity_requested: 1 }]));
       await allDecided(db, fastOrders);
       expect([...(await statusesOf(db, fastOrders)).values()]).to.deep.equal(['CONFIRMED', 'CONFIRMED', 'CONFIRMED']);
       expect((await statusesOf(db, [slowOrder])).get(slowOrder)).to.equal('PENDING');
