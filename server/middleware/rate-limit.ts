@@ -22,6 +22,13 @@ interface Options {
   whenStoreFails: 'allow' | 'refuse';
 }
 
+const RESET = 'RateLimit-Reset';
+
+/** koa-ratelimit gives the reset as a Unix time; the IETF RateLimit headers say seconds from now. */
+function secondsUntil(epochSeconds: unknown): string {
+  return String(Math.max(0, Math.round(Number(epochSeconds) - Date.now() / 1000)));
+}
+
 // koa-ratelimit with our conventions: IETF RateLimit-* header names, and a thrown 429 that the
 // problem+json middleware renders (it carries Retry-After).
 export function rateLimit(options: Options): Middleware {
@@ -32,7 +39,7 @@ export function rateLimit(options: Options): Middleware {
     max: options.max,
     // koa-ratelimit's id callback is synchronous, so an async key is resolved first, below.
     id: (ctx) => ctx.state.rateLimitKey as string,
-    headers: { remaining: 'RateLimit-Remaining', reset: 'RateLimit-Reset', total: 'RateLimit-Limit' },
+    headers: { remaining: 'RateLimit-Remaining', reset: RESET, total: 'RateLimit-Limit' },
     throw: true,
     errorMessage: 'Too many requests; retry after the number of seconds in Retry-After.',
   });
@@ -44,11 +51,17 @@ export function rateLimit(options: Options): Middleware {
     try {
       await limiter(ctx, () => {
         counted = true;
+        ctx.set(RESET, secondsUntil(ctx.response.get(RESET)));
         return next();
       });
     } catch (error) {
       // Errors from downstream, and the limiter's own 429, pass through untouched.
-      if (counted || (error as { status?: number }).status === 429) throw error;
+      if (counted) throw error;
+      const limited = error as { status?: number; headers?: Record<string, unknown> };
+      if (limited.status === 429) {
+        if (limited.headers) limited.headers[RESET] = secondsUntil(limited.headers[RESET]);
+        throw error;
+      }
       options.log.warn({ err: error, limiter: options.name }, 'rate-limit store failed');
       if (options.whenStoreFails === 'refuse') throw unavailable('Rate limiting is unavailable right now.');
       return next();
