@@ -40,7 +40,10 @@ export function createBoss(databaseUrl: string, log: Logger, { runsWorkers }: Bo
   // client (connection settings included), so only what explains the failure is logged.
   boss.on('error', (error) => {
     const { message, code, queue, stack } = error as Error & { code?: string; queue?: string };
-    log.error({ error: { message, code, queue, stack } }, 'pg-boss error');
+    // 57P01: the server is shutting down (a restart, or Ctrl-C on `npm start`, which stops the
+    // embedded database too). pg-boss reconnects when it comes back; nothing is lost.
+    if (code === '57P01') log.warn({ error: { message, code, queue } }, 'pg-boss: database shutting down');
+    else log.error({ error: { message, code, queue, stack } }, 'pg-boss error');
   });
   boss.on('warning', (warning) => log.warn({ warning }, 'pg-boss warning'));
   return boss;

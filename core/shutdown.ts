@@ -1,15 +1,20 @@
 import type { Logger } from './logger.ts';
 
-// Runs `stop` once on SIGTERM (Heroku, Kubernetes) or SIGINT (Ctrl-C), then exits. A second
-// signal while stopping forces the exit, so a stuck shutdown can always be interrupted.
+// A signal that arrives this soon after the first is the same request delivered twice: Ctrl-C
+// signals the whole process group, and `npm start` forwards it to us as well.
+const SAME_REQUEST_MS = 1000;
+
+// Runs `stop` once on SIGTERM (Heroku, Kubernetes) or SIGINT (Ctrl-C), then exits. A later signal
+// while stopping forces the exit, so a stuck shutdown can always be interrupted.
 export function stopOnSignal(log: Logger, stop: () => Promise<void>): void {
-  let stopping = false;
+  let stoppingSince: number | null = null;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
+    if (stoppingSince !== null) {
+      if (Date.now() - stoppingSince < SAME_REQUEST_MS) return;
       log.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
-    stopping = true;
+    stoppingSince = Date.now();
     log.info({ signal }, 'shutting down');
     stop().then(
       () => process.exit(0),
