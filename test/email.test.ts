@@ -12,7 +12,7 @@ import { loadConfig } from '../core/config.ts';
 import type { Db } from '../core/db.ts';
 import { createMailer } from '../core/email/mailer.ts';
 import { sendOrderConfirmation } from '../core/email/order-confirmation.ts';
-import { createEmailQueues, EMAIL_DEAD_LETTER_QUEUE, EMAIL_QUEUE, enqueueConfirmationEmail, enqueueConfirmationEmails } from '../core/email/queue.ts';
+import { createEmailQueues, EMAIL_DEAD_LETTER_QUEUE, EMAIL_QUEUE, enqueueConfirmationEmails } from '../core/email/queue.ts';
 import { createLogger } from '../core/logger.ts';
 import { openServices, type OpenServices } from '../core/services.ts';
 import { startEmailWorker } from '../workers/email.ts';
@@ -164,7 +164,7 @@ async function insertOrder(db: Db, fixture: Fixture, status: string): Promise<nu
 /** Queues the email the way the order worker does: inside a transaction, with pg-boss's `db` option. */
 async function enqueueInTransaction(db: Db, boss: PgBoss, orderId: number): Promise<void> {
   await db.transaction(async (trx) => {
-    await enqueueConfirmationEmail(boss, orderId, fromKnex(trx));
+    await enqueueConfirmationEmails(boss, [orderId], fromKnex(trx));
   });
 }
 

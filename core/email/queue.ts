@@ -47,14 +47,9 @@ export interface ConfirmationEmailJob {
   orderId: number;
 }
 
-/** Queues the confirmation email for a confirmed order, inside the caller's transaction (`db`). */
-export async function enqueueConfirmationEmail(boss: PgBoss, orderId: number, db: BossDb): Promise<void> {
-  await enqueueConfirmationEmails(boss, [orderId], db);
-}
-
 /**
- * The same for many orders in ONE statement: a worker that confirms a batch of orders in one
- * transaction pays one round trip for all their emails instead of one per order.
+ * Queues the confirmation emails of confirmed orders inside the caller's transaction (`db`), in
+ * ONE statement: a worker that confirms a batch of orders pays one round trip for all their emails.
  */
 export async function enqueueConfirmationEmails(boss: PgBoss, orderIds: number[], db: BossDb): Promise<void> {
   if (orderIds.length === 0) return;

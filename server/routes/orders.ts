@@ -42,7 +42,7 @@ const PlaceOrderRequest = z
 
 const Rejection = z
   .object({
-    reason: z.string().openapi({ description: '`insufficient_stock`: the lines in `items` were short. `processing_error`: the order could not be processed.' }),
+    reason: z.string().openapi({ description: '`insufficient_stock`: the lines in `items` were short. `invalid_order`: the stored order has no lines. `processing_error`: the order could not be processed.' }),
     items: z.array(z.object({ product_id: z.number().int(), requested: z.number().int(), available: z.number().int() })),
   })
   .openapi('OrderRejection');
