@@ -19,6 +19,7 @@ import { startEmailWorker } from '../workers/email.ts';
 import { testEnvironment } from './support/environment.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
 import { startWorkersInProcess, type InProcessWorkers } from './support/workers.ts';
+import { waitUntil } from './orders/fixtures.ts';
 
 // Confirmation emails against a real SMTP server (smtp-server on an ephemeral port), a real
 // PostgreSQL and a real pg-boss. The SMTP server can be told to answer 451 ("try again later")
@@ -105,16 +106,6 @@ function partOf(body: string, type: string): string {
     : content;
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 45_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 const unique = () => randomBytes(4).toString('hex');
 
 interface Fixture {
@@ -173,6 +164,14 @@ async function jobOf(boss: PgBoss, queue: string, orderId: number) {
   return job;
 }
 
+/** The order's email job once it has completed. */
+function completedJob(boss: PgBoss, orderId: number) {
+  return waitUntil('the job to complete', async () => {
+    const job = await jobOf(boss, EMAIL_QUEUE, orderId);
+    return job?.state === 'completed' && job;
+  });
+}
+
 describe('confirmation emails', function () {
   this.timeout(60_000);
   const smtp = new TestSmtpServer();
@@ -201,7 +200,7 @@ describe('confirmation emails', function () {
     const orderId = await insertOrder(services.db, fixture, 'CONFIRMED');
     await enqueueInTransaction(services.db, boss, orderId);
 
-    const mail = await waitFor('the confirmation email', () => smtp.messagesTo(fixture.userEmail).map((m) => parseMessage(m.raw)).find((m) => m.headers.get('subject')?.includes(`#${orderId} `)));
+    const mail = await waitUntil('the confirmation email', () => smtp.messagesTo(fixture.userEmail).map((m) => parseMessage(m.raw)).find((m) => m.headers.get('subject')?.includes(`#${orderId} `)));
     expect(mail.headers.get('to')).to.equal(fixture.userEmail);
     expect(mail.headers.get('from')).to.equal(MAIL_FROM);
     expect(mail.headers.get('subject')).to.equal(`Order #${orderId} confirmed`);
@@ -218,12 +217,9 @@ describe('confirmation emails', function () {
     const orderId = await insertOrder(services.db, flaky, 'CONFIRMED');
     await enqueueInTransaction(services.db, boss, orderId);
 
-    await waitFor('the email after two refusals', () => smtp.messagesTo(flaky.userEmail)[0]);
+    await waitUntil('the email after two refusals', () => smtp.messagesTo(flaky.userEmail)[0]);
     expect(smtp.attempts.get(flaky.userEmail)).to.equal(3);
-    const job = await waitFor('the job to complete', async () => {
-      const found = await jobOf(boss, EMAIL_QUEUE, orderId);
-      return found?.state === 'completed' ? found : undefined;
-    });
+    const job = await completedJob(boss, orderId);
     expect(job.retryCount).to.equal(2);
   });
 
@@ -239,13 +235,10 @@ describe('confirmation emails', function () {
       await enqueueConfirmationEmails(boss, [...steadyOrders, flakyOrder], fromKnex(trx));
     });
 
-    await waitFor('the retried email', () => smtp.messagesTo(flaky.userEmail)[0]);
-    await waitFor('both other emails', () => (smtp.messagesTo(steady.userEmail).length === 2 ? true : undefined));
+    await waitUntil('the retried email', () => smtp.messagesTo(flaky.userEmail)[0]);
+    await waitUntil('both other emails', () => (smtp.messagesTo(steady.userEmail).length === 2 ? true : undefined));
     for (const orderId of steadyOrders) {
-      const job = await waitFor('the job to complete', async () => {
-        const found = await jobOf(boss, EMAIL_QUEUE, orderId);
-        return found?.state === 'completed' ? found : undefined;
-      });
+      const job = await completedJob(boss, orderId);
       expect(job.retryCount).to.equal(0);
     }
     expect(smtp.messagesTo(steady.userEmail)).to.have.length(2);
@@ -257,7 +250,7 @@ describe('confirmation emails', function () {
     const orderId = await insertOrder(services.db, doomed, 'CONFIRMED');
     await enqueueInTransaction(services.db, boss, orderId);
 
-    const dead = await waitFor('the dead letter', () => jobOf(boss, EMAIL_DEAD_LETTER_QUEUE, orderId));
+    const dead = await waitUntil('the dead letter', () => jobOf(boss, EMAIL_DEAD_LETTER_QUEUE, orderId));
     expect(dead.data).to.deep.equal({ orderId });
     const original = await jobOf(boss, EMAIL_QUEUE, orderId);
     expect(original?.state).to.equal('failed');
@@ -271,10 +264,7 @@ describe('confirmation emails', function () {
     const orderId = await insertOrder(services.db, cancelled, 'CANCELLED');
     await enqueueInTransaction(services.db, boss, orderId);
 
-    await waitFor('the job to complete', async () => {
-      const found = await jobOf(boss, EMAIL_QUEUE, orderId);
-      return found?.state === 'completed' ? found : undefined;
-    });
+    await completedJob(boss, orderId);
     expect(smtp.messagesTo(cancelled.userEmail)).to.have.length(0);
   });
 
@@ -343,7 +333,7 @@ describe('confirmation email, end to end', function () {
     const decided = await app.request(`/orders/orders/${id}?wait=30`, { token });
     expect(((await decided.json()) as { status: string }).status).to.equal('CONFIRMED');
 
-    const mail = await waitFor('the confirmation email', () => smtp.messagesTo(fixture.userEmail).map((m) => parseMessage(m.raw))[0]);
+    const mail = await waitUntil('the confirmation email', () => smtp.messagesTo(fixture.userEmail).map((m) => parseMessage(m.raw))[0]);
     expect(mail.headers.get('subject')).to.equal(`Order #${id} confirmed`);
     expect(mail.text).to.match(/3 x Paper clip \w+ @ 0\.10 = 0\.30/);
     expect(mail.text).to.include('TOTAL: 0.50');

@@ -62,7 +62,7 @@ export async function statusesOf(db: Db, orderIds: number[]): Promise<Map<number
 }
 
 /** Polls `probe` (every 100 ms) until it returns a value; fails after `timeoutMs`. Tests wait for outcomes, never for a time. */
-export async function waitUntil<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 60_000): Promise<T> {
+export async function waitUntil<T>(what: string, probe: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
