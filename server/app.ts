@@ -1,5 +1,6 @@
 import Koa from 'koa';
 import { koaBody } from 'koa-body';
+import { badRequest } from '../core/problems.ts';
 import type { Services } from '../core/services.ts';
 import { recordHttpMetrics } from './middleware/metrics.ts';
 import { problemJson } from './middleware/problem-json.ts';
@@ -19,10 +20,21 @@ export function createApp(services: Services): Koa {
   app.use(recordHttpMetrics);
   app.use(problemJson(services.log));
   app.use(requireJsonBody);
-  app.use(koaBody({ json: true, jsonStrict: true, jsonLimit: services.config.BODY_LIMIT, urlencoded: false, text: false, multipart: false }));
+  app.use(koaBody({ json: true, jsonStrict: true, jsonLimit: services.config.BODY_LIMIT, urlencoded: false, text: false, multipart: false, onError: refuseUnreadableBody }));
   for (const router of [opsRoutes(services), docsRoutes(), authRoutes(services), suggestRoutes(services), searchRoutes(services), storesRoutes(services), ordersRoutes(services)]) {
     app.use(router.routes());
-    app.use(router.allowedMethods({ throw: true }));
+    // Not thrown: the thrown 405 would lack the Allow header; problem-json renders the status.
+    app.use(router.allowedMethods());
   }
   return app;
+}
+
+/**
+ * Body errors from co-body carry their status (400, 413, 415). A body that fails to decompress
+ * (Content-Encoding: gzip with bytes that are not gzip) comes from zlib without one, and would be
+ * a 500; it is the client's bytes, so it is a 400.
+ */
+function refuseUnreadableBody(error: Error): never {
+  if (typeof (error as { status?: unknown }).status === 'number') throw error;
+  throw badRequest('The request body could not be decoded as its Content-Encoding says.');
 }

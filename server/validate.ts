@@ -10,3 +10,6 @@ export function validate<S extends z.ZodType>(schema: S, input: unknown, what = 
     result.error.issues.map((issue) => ({ path: issue.path.join('.') || '(root)', message: issue.message })),
   );
 }
+
+/** PostgreSQL text cannot hold NUL, so text fields refuse it (a 400) with `.refine(...withoutNul)` instead of failing the query (a 500). */
+export const withoutNul = [(text: string) => !text.includes('\0'), 'must not contain NUL characters'] as const;

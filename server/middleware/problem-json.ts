@@ -1,4 +1,4 @@
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import { STATUS_CODES } from 'node:http';
 import { Problem } from '../../core/problems.ts';
 import type { Logger } from '../../core/logger.ts';
@@ -10,9 +10,7 @@ export function problemJson(log: Logger): Middleware {
   return async (ctx, next) => {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) {
-        throw new Problem(404, 'Not Found', `No route for ${ctx.method} ${ctx.path}`);
-      }
+      if (ctx.body === undefined && ctx.status >= 400) throw routingProblem(ctx);
     } catch (error) {
       const problem = toProblem(error);
       if (problem.status >= 500) log.error({ err: error, method: ctx.method, path: ctx.path }, 'request failed');
@@ -28,6 +26,23 @@ export function problemJson(log: Logger): Middleware {
       };
     }
   };
+}
+
+/**
+ * The router answers with a bare status: 404 (no route), or 405 with an Allow header set by
+ * allowedMethods(). A method the router does not implement at all (PROPFIND, PURGE) comes back as
+ * 501, but the client chose it, so it is a 405 too (or a 404 where no route has the path).
+ */
+function routingProblem(ctx: Context): Problem {
+  const allowed = ctx.response.get('Allow');
+  if (ctx.status === 404 || (ctx.status === 501 && !allowed)) {
+    return new Problem(404, 'Not Found', `No route for ${ctx.method} ${ctx.path}`);
+  }
+  if (ctx.status === 405 || ctx.status === 501) {
+    return new Problem(405, 'Method Not Allowed', `${ctx.method} is not allowed here; use ${allowed}.`);
+  }
+  const title = STATUS_CODES[ctx.status] ?? 'Error';
+  return new Problem(ctx.status, title, title);
 }
 
 function toProblem(error: unknown): Problem {

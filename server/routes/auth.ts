@@ -8,7 +8,7 @@ import { unauthorized } from '../../core/problems.ts';
 import type { Services } from '../../core/services.ts';
 import { rateLimit } from '../middleware/rate-limit.ts';
 import { problemResponses, registry, z } from '../openapi.ts';
-import { validate } from '../validate.ts';
+import { validate, withoutNul } from '../validate.ts';
 
 // Rebuilt around core's fields with the `z` extended in openapi.ts: zod 4 copies methods into a
 // schema when it is built, so one built before that module ran may lack .openapi().
@@ -20,7 +20,7 @@ const Account = z
   .openapi('Account', { example: { id: 1, username: 'alice', email: 'alice@example.com' } });
 // Login takes any string: the registration rules are not repeated here, a bad name just fails to match.
 const LoginRequest = z
-  .object({ username: z.string().min(1).max(150), password: z.string().min(1).max(1024) })
+  .object({ username: z.string().min(1).max(150).refine(...withoutNul), password: z.string().min(1).max(1024) })
   .openapi('LoginRequest');
 const RefreshRequest = z.object({ refresh: z.string().min(1).max(256) }).openapi('RefreshRequest');
 const TokenPair = z

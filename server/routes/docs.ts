@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { openApiDocument } from '../openapi.ts';
+import { openApiDocument, registry, z } from '../openapi.ts';
 
 // GET /openapi.json and a Swagger UI reference page at /docs, served from the swagger-ui-dist
 // package (no CDN), so the docs work offline and cannot drift from the spec.
@@ -19,6 +19,21 @@ const page = `<!doctype html>
 <script>window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#ui' });</script></body>
 </html>`;
 
+registry.registerPath({
+  method: 'get',
+  path: '/openapi.json',
+  summary: 'This OpenAPI 3.1 document',
+  tags: ['Operations'],
+  responses: { 200: { description: 'The API description', content: { 'application/json': { schema: z.object({}).passthrough() } } } },
+});
+registry.registerPath({
+  method: 'get',
+  path: '/docs',
+  summary: 'Human-readable API reference rendered from /openapi.json',
+  tags: ['Operations'],
+  responses: { 200: { description: 'HTML page', content: { 'text/html': { schema: z.string() } } } },
+});
+
 export function docsRoutes(): Router {
   const router = new Router();
   let document: unknown; // built on first request, after every route module has registered
@@ -31,8 +46,10 @@ export function docsRoutes(): Router {
     ctx.body = page;
   });
   router.get('/docs/:asset', (ctx) => {
-    const asset = assets[ctx.params.asset as keyof typeof assets];
-    if (!asset) return;
+    // Own keys only: "constructor" or "__proto__" must not find Object.prototype's members.
+    const name = ctx.params.asset ?? '';
+    if (!Object.hasOwn(assets, name)) return;
+    const asset = assets[name as keyof typeof assets];
     ctx.set('Cache-Control', 'public, max-age=86400');
     ctx.type = asset.type;
     ctx.body = asset.body;

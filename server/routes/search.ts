@@ -4,7 +4,7 @@ import { badRequest } from '../../core/problems.ts';
 import type { Services } from '../../core/services.ts';
 import { Money, PageQuery, pageOf, problemResponses, registry, z } from '../openapi.ts';
 import { pageResponse } from '../pagination.ts';
-import { validate } from '../validate.ts';
+import { validate, withoutNul } from '../validate.ts';
 
 // GET /api/search/products/: parse and check the query, run core/catalog/search.ts, wrap the page.
 
@@ -31,8 +31,7 @@ const SearchQuery = PageQuery.extend({
     .trim()
     .min(1)
     .max(100)
-    // PostgreSQL text cannot hold NUL: refused here instead of failing the query.
-    .refine((value) => !value.includes('\0'), 'must not contain NUL characters')
+    .refine(...withoutNul)
     .transform((value) => (/^\d{1,9}$/.test(value) ? Number(value) : value))
     .optional()
     .openapi({ description: 'Category id, or name (case-insensitive). An unknown category matches no products (200, empty page).', example: 'Phones' }),

@@ -3,7 +3,7 @@ import { listStores, storeInventory } from '../../core/catalog/stores.ts';
 import type { Services } from '../../core/services.ts';
 import { Money, PageQuery, pageOf, problemResponses, registry, z } from '../openapi.ts';
 import { pageResponse } from '../pagination.ts';
-import { validate } from '../validate.ts';
+import { validate, withoutNul } from '../validate.ts';
 
 const Store = z
   .object({ id: z.number().int(), name: z.string(), city: z.string(), created_at: z.iso.datetime() })
@@ -29,7 +29,7 @@ const InventoryQuery = PageQuery.extend({
     .string()
     .trim()
     .max(200)
-    .refine((text) => !text.includes('\0'), 'must not contain NUL characters') // PostgreSQL text cannot hold NUL
+    .refine(...withoutNul)
     .optional()
     .openapi({ description: 'Case-insensitive text the title contains (taken literally)' }),
 });

@@ -5,7 +5,7 @@ import type { Services } from '../../core/services.ts';
 import { optionalUser } from '../middleware/auth.ts';
 import { rateLimit } from '../middleware/rate-limit.ts';
 import { bearerAuth, problemResponses, registry, z } from '../openapi.ts';
-import { validate } from '../validate.ts';
+import { validate, withoutNul } from '../validate.ts';
 
 const SuggestQuery = z.object({
   q: z
@@ -13,8 +13,7 @@ const SuggestQuery = z.object({
     .trim()
     .min(1)
     .max(64)
-    // PostgreSQL text cannot hold NUL, so it is refused here instead of failing the query.
-    .refine((q) => !q.includes('\0'), 'must not contain NUL characters')
+    .refine(...withoutNul)
     .openapi({ description: 'What has been typed so far (1–64 characters after trimming)', example: 'app' }),
 });
 const Suggestion = z.object({ id: z.number().int(), title: z.string() }).openapi('Suggestion');

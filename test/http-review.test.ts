@@ -1,0 +1,130 @@
+import { expect } from 'chai';
+import { gzipSync } from 'node:zlib';
+import { startTestApp, type TestApp } from './support/test-app.ts';
+
+// Client input that used to answer 500 (or an incomplete error), found by probing the running
+// app by hand, and the OpenAPI coverage of every path API.md names.
+
+async function expectProblem(response: Response, status: number) {
+  expect(response.status).to.equal(status);
+  expect(response.headers.get('content-type')).to.match(/^application\/problem\+json/);
+  const body = await response.json();
+  expect(body).to.include({ type: 'about:blank', status });
+  expect(body.title).to.be.a('string');
+  expect(body.detail).to.be.a('string');
+  return body;
+}
+
+describe('HTTP layer: odd client input is a 4xx problem, never a 500', () => {
+  let app: TestApp;
+  before(async () => {
+    app = await startTestApp();
+  });
+  after(() => app.close());
+
+  it('a login username with a NUL character is a 400 (PostgreSQL text cannot hold NUL)', async () => {
+    const response = await app.request('/api/token/', { body: { username: 'nul\u0000user', password: 'whatever1' } });
+    const body = await expectProblem(response, 400);
+    expect(body.errors).to.deep.include({ path: 'username', message: 'must not contain NUL characters' });
+  });
+
+  it('a gzip-encoded body that is not gzip is a 400', async () => {
+    const response = await app.request('/api/register/', {
+      body: '{"username": "x"}',
+      headers: { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' },
+    });
+    await expectProblem(response, 400);
+  });
+
+  it('a well-formed gzip-encoded JSON body still works', async () => {
+    const response = await fetch(`${app.url}/api/token/`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' },
+      body: gzipSync(JSON.stringify({ username: 'nobody-http-review', password: 'wrong-password' })),
+    });
+    await expectProblem(response, 401);
+  });
+
+  it('a method the path does not take is a 405 problem with an Allow header', async () => {
+    const response = await app.request('/stores/', { method: 'DELETE' });
+    await expectProblem(response, 405);
+    expect(response.headers.get('allow')).to.equal('HEAD, GET');
+  });
+
+  it('a method the router does not know (PROPFIND) is a 405 with Allow, not a 500', async () => {
+    const response = await app.request('/stores/', { method: 'PROPFIND' });
+    await expectProblem(response, 405);
+    expect(response.headers.get('allow')).to.equal('HEAD, GET');
+  });
+
+  it('an unknown method on an unknown path is a 404', async () => {
+    await expectProblem(await app.request('/no-such-path', { method: 'PURGE' }), 404);
+  });
+
+  it('OPTIONS lists the allowed methods', async () => {
+    const response = await app.request('/api/token/', { method: 'OPTIONS' });
+    expect(response.status).to.equal(200);
+    expect(response.headers.get('allow')).to.equal('POST');
+  });
+
+  it('/docs/<name of an Object.prototype property> is a 404, not an empty 204', async () => {
+    for (const name of ['constructor', '__proto__', 'toString']) {
+      await expectProblem(await app.request(`/docs/${name}`), 404);
+    }
+  });
+});
+
+describe('OpenAPI document covers the API.md contract', () => {
+  let app: TestApp;
+  before(async () => {
+    app = await startTestApp();
+  });
+  after(() => app.close());
+
+  // Every path and method API.md names, in OpenAPI's {param} spelling.
+  const contract: [string, string][] = [
+    ['post', '/api/register/'],
+    ['post', '/api/token/'],
+    ['post', '/api/token/refresh/'],
+    ['get', '/api/search/suggest/'],
+    ['get', '/api/search/products/'],
+    ['post', '/orders/orders/'],
+    ['get', '/orders/orders/'],
+    ['get', '/orders/orders/{id}'],
+    ['post', '/orders/orders/{id}/cancel'],
+    ['get', '/stores/'],
+    ['get', '/stores/{id}/inventory/'],
+    ['get', '/healthz'],
+    ['get', '/readyz'],
+    ['get', '/metrics'],
+    ['get', '/openapi.json'],
+    ['get', '/docs'],
+  ];
+
+  it('documents every endpoint with a success response, its path parameters and its errors', async () => {
+    const document = await (await app.request('/openapi.json')).json();
+    for (const [method, path] of contract) {
+      const operation = document.paths?.[path]?.[method];
+      expect(operation, `${method.toUpperCase()} ${path} is documented`).to.be.an('object');
+      const statuses = Object.keys(operation.responses ?? {});
+      expect(statuses.some((status) => /^2\d\d$/.test(status)), `${method.toUpperCase()} ${path} has a 2xx response`).to.equal(true);
+      for (const name of path.match(/(?<=\{)\w+(?=\})/g) ?? []) {
+        const parameter = (operation.parameters ?? []).find((p: { in: string; name: string }) => p.in === 'path' && p.name === name);
+        expect(parameter, `${path} documents path parameter ${name}`).to.be.an('object');
+      }
+      if (operation.parameters?.length || operation.requestBody) {
+        expect(statuses, `${method.toUpperCase()} ${path} documents its 400`).to.include('400');
+      }
+    }
+  });
+
+  it('documents the search filters API.md names', async () => {
+    const document = await (await app.request('/openapi.json')).json();
+    const names = (path: string) => document.paths[path].get.parameters.map((p: { name: string }) => p.name);
+    expect(names('/api/search/products/')).to.include.members([
+      'search', 'category', 'price_min', 'price_max', 'store_id', 'in_stock', 'ordering', 'page', 'page_size',
+    ]);
+    expect(names('/stores/{id}/inventory/')).to.include.members(['in_stock', 'search', 'page', 'page_size']);
+    expect(names('/api/search/suggest/')).to.include('q');
+  });
+});
