@@ -19,6 +19,12 @@ describe('orders API', function () {
     shop = await createShop(app.services.db, [100, 100, 100]);
   });
   after(() => app.close());
+  // Tests that need a worker start one; it is stopped after each test.
+  let workers: InProcessWorkers | null = null;
+  afterEach(async () => {
+    await workers?.stop();
+    workers = null;
+  });
 
   const product = (index: number) => () => shop.productIds[index]!;
   const [p0, p1, p2] = [product(0), product(1), product(2)];
@@ -213,12 +219,6 @@ describe('orders API', function () {
   });
 
   describe('decisions seen through the API', () => {
-    let workers: InProcessWorkers | null = null;
-    afterEach(async () => {
-      await workers?.stop();
-      workers = null;
-    });
-
     it('POST ?wait answers 201 with the decided order', async () => {
       workers = await startWorkersInProcess();
       const { storeId, productIds } = await createShop(app.services.db, [5]);
@@ -287,12 +287,6 @@ describe('orders API', function () {
   });
 
   describe('cancelling', () => {
-    let workers: InProcessWorkers | null = null;
-    afterEach(async () => {
-      await workers?.stop();
-      workers = null;
-    });
-
     it('cancels a confirmed order and returns its stock, with ledger rows', async () => {
       workers = await startWorkersInProcess();
       const { storeId, productIds } = await createShop(app.services.db, [10, 4]);
