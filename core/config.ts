@@ -35,6 +35,9 @@ const envSchema = z.object({
   // Stores whose orders one worker process decides at the same time (each holds a database
   // connection while it decides).
   ORDER_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  // Order placements a web process commits at once; orders arriving meanwhile wait and are
+  // placed together in the next transaction (core/orders/placement-batcher.ts).
+  ORDER_PLACEMENT_TRANSACTIONS: z.coerce.number().int().min(1).max(64).default(2),
   // Most orders of one store decided in one transaction while a worker holds that store's turn.
   ORDER_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(200),
   // Products loaded by the catalog seed (db/seeds/01_catalog.ts); 1000000 for the search benchmark.

@@ -7,6 +7,7 @@ import type { Logger } from './logger.ts';
 import { join } from 'node:path';
 import { dataDir } from './paths.ts';
 import { OrderEvents } from './orders/order-events.ts';
+import { PlacementBatcher } from './orders/placement-batcher.ts';
 import { createBoss, createQueues } from './queue.ts';
 import { connectRedis } from './redis.ts';
 
@@ -21,7 +22,12 @@ export interface Services {
   boss: PgBoss;
   /** Wakes long-polling requests when their order is decided (LISTEN; connects on first use). */
   orderEvents: OrderEvents;
+  /** Places orders, several per transaction under load (core/orders/placement-batcher.ts). */
+  placements: PlacementBatcher;
 }
+
+/** Most orders per placement transaction: bounds one statement's size (50 lines each at most). */
+const PLACEMENT_BATCH_MAX = 200;
 
 export interface ServiceOptions {
   /** This process runs job workers (workers/main.ts, `npm start`); see core/queue.ts. */
@@ -57,6 +63,7 @@ export async function openServices(config: Config, log: Logger, databaseUrl: str
     jwtSecret,
     boss,
     orderEvents,
+    placements: new PlacementBatcher({ db, boss }, log, { inFlight: config.ORDER_PLACEMENT_TRANSACTIONS, maxBatch: PLACEMENT_BATCH_MAX }),
     async close() {
       // Waiting long-polls answer with the current state instead of holding the shutdown.
       await orderEvents.close();

@@ -34,12 +34,7 @@ export function isTransientError(error: unknown): boolean {
   return true;
 }
 
-/** True when `error` is a unique violation of `constraint`. */
-export function isUniqueViolation(error: unknown, constraint: string): boolean {
-  return error instanceof pg.DatabaseError && error.code === '23505' && error.constraint === constraint;
-}
-
-/** True when `error` is a foreign-key violation of `constraint` (a referenced row is missing). */
-export function isForeignKeyViolation(error: unknown, constraint: string): boolean {
-  return error instanceof pg.DatabaseError && error.code === '23503' && error.constraint === constraint;
+/** True when `error` is a foreign-key violation (a referenced row is missing). */
+export function isForeignKeyViolation(error: unknown): boolean {
+  return error instanceof pg.DatabaseError && error.code === '23503';
 }

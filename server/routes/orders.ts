@@ -3,7 +3,6 @@ import type { Context } from 'koa';
 import type { AccessClaims } from '../../core/auth/access-tokens.ts';
 import type { OrderStatus } from '../../core/models/order.ts';
 import { requestCancellation } from '../../core/orders/cancel-order.ts';
-import { placeOrder } from '../../core/orders/place-order.ts';
 import { awaitOrder, listOrders, type OrderView } from '../../core/orders/read-orders.ts';
 import type { Services } from '../../core/services.ts';
 import { requireUser } from '../middleware/auth.ts';
@@ -183,7 +182,7 @@ export function ordersRoutes(services: Services): Router {
     const query = validate(PlaceQuery, ctx.query, 'query');
     const idempotencyKey = validate(IdempotencyKey, ctx.headers['idempotency-key'], 'Idempotency-Key header (1 to 255 characters)');
     const body = validate(PlaceOrderRequest, ctx.request.body, 'body');
-    const placed = await placeOrder(services, userId(ctx), body, idempotencyKey);
+    const placed = await services.placements.place({ userId: userId(ctx), request: body, idempotencyKey });
     const order = query.wait ? await wait(ctx, placed.order.id, query.wait, decided) : placed.order;
     if (placed.replayed) ctx.set('Idempotent-Replayed', 'true');
     answer(ctx, decided(order.status) ? 201 : 202, order);
