@@ -11,7 +11,7 @@ import { signAccessToken } from '../core/auth/access-tokens.ts';
 import { loadConfig } from '../core/config.ts';
 import type { Db } from '../core/db.ts';
 import { createMailer } from '../core/email/mailer.ts';
-import { sendOrderConfirmation } from '../core/email/order-confirmation.ts';
+import { sendOrderConfirmations } from '../core/email/order-confirmation.ts';
 import { createEmailQueues, EMAIL_DEAD_LETTER_QUEUE, EMAIL_QUEUE, enqueueConfirmationEmails } from '../core/email/queue.ts';
 import { createLogger } from '../core/logger.ts';
 import { openServices, type OpenServices } from '../core/services.ts';
@@ -276,7 +276,7 @@ describe('confirmation emails', function () {
       const mailer = createMailer({ smtpUrl: undefined, from: MAIL_FROM, log, mailDir });
       const orderId = await insertOrder(services.db, fixture, 'CONFIRMED');
 
-      expect(await sendOrderConfirmation(services.db, mailer, orderId, MAIL_FROM)).to.equal('sent');
+      expect(await sendOrderConfirmations(services.db, mailer, [orderId], MAIL_FROM)).to.deep.equal([{ status: 'fulfilled', value: 'sent' }]);
       const files = await readdir(mailDir);
       expect(files).to.have.length(1);
       expect(files[0]).to.match(/\.eml$/);

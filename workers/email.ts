@@ -1,6 +1,6 @@
 import type { JobResult, PgBoss } from 'pg-boss';
 import { createMailer, type Mailer } from '../core/email/mailer.ts';
-import { sendOrderConfirmation } from '../core/email/order-confirmation.ts';
+import { sendOrderConfirmations } from '../core/email/order-confirmation.ts';
 import { EMAIL_QUEUE, type ConfirmationEmailJob } from '../core/email/queue.ts';
 import type { Services } from '../core/services.ts';
 
@@ -13,13 +13,14 @@ import type { Services } from '../core/services.ts';
 // as complete sends the email again when the job is redelivered. The Message-ID is stable per
 // order, which lets mail clients that de-duplicate by Message-ID hide the second copy.
 
-// Up to POLLERS × BATCH_SIZE sends in flight. One job per fetch would cap a worker at one email
-// per poll interval per poller; with full batches pg-boss fetches again at once, so a backlog
-// drains at the SMTP server's pace. Two pollers keep one slow send from stalling every email.
-// A batch's sends run in parallel, so a batch takes as long as its slowest send, well inside the
-// queue's expireInSeconds even at the mailer's timeouts.
+// Up to POLLERS × BATCH_SIZE sends in flight (queued on the mailer's pooled connections). A batch
+// costs one fetch, one query for all its orders and one completion, so a backlog (a flash sale
+// confirms hundreds of orders a second) drains without a database round trip per email. With
+// full batches pg-boss fetches again at once. Two pollers keep one slow batch from stalling every
+// email. A batch's sends run in parallel over the pool, well inside the queue's expireInSeconds
+// even at the mailer's timeouts.
 const POLLERS = 2;
-const BATCH_SIZE = 5;
+const BATCH_SIZE = 50;
 
 export async function startEmailWorker(
   boss: PgBoss,
@@ -30,22 +31,21 @@ export async function startEmailWorker(
   await boss.work<ConfirmationEmailJob>(
     EMAIL_QUEUE,
     { localConcurrency: POLLERS, batchSize: BATCH_SIZE, perJobResults: true, burstWhenBatchFull: true, pollingIntervalSeconds: 1 },
-    (jobs) =>
-      Promise.all(
-        jobs.map(async (job): Promise<JobResult> => {
-          const { orderId } = job.data;
-          const attempt = job.retryCount + 1;
-          try {
-            const outcome = await sendOrderConfirmation(services.db, mailer, orderId, services.config.MAIL_FROM);
-            services.log.info({ orderId, outcome, attempt }, 'confirmation email');
-            return { id: job.id, status: 'completed' };
-          } catch (error) {
-            // Only the message and SMTP code: a mailer error object can carry connection details.
-            const { message, responseCode } = error as { message?: string; responseCode?: number };
-            services.log.warn({ orderId, attempt, error: message, responseCode }, 'confirmation email failed; pg-boss retries it');
-            return { id: job.id, status: 'failed', output: { message, responseCode } };
-          }
-        }),
-      ),
+    async (jobs) => {
+      const outcomes = await sendOrderConfirmations(services.db, mailer, jobs.map((job) => job.data.orderId), services.config.MAIL_FROM);
+      return jobs.map((job, index): JobResult => {
+        const { orderId } = job.data;
+        const attempt = job.retryCount + 1;
+        const outcome = outcomes[index]!;
+        if (outcome.status === 'fulfilled') {
+          services.log.info({ orderId, outcome: outcome.value, attempt }, 'confirmation email');
+          return { id: job.id, status: 'completed' };
+        }
+        // Only the message and SMTP code: a mailer error object can carry connection details.
+        const { message, responseCode } = outcome.reason as { message?: string; responseCode?: number };
+        services.log.warn({ orderId, attempt, error: message, responseCode }, 'confirmation email failed; pg-boss retries it');
+        return { id: job.id, status: 'failed', output: { message, responseCode } };
+      });
+    },
   );
 }

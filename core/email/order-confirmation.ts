@@ -1,7 +1,7 @@
 import type { Db } from '../db.ts';
 import type { Mailer, OutgoingEmail } from './mailer.ts';
 
-// The confirmation email of one order: what it says, and the rule for when it is sent.
+// The confirmation email of an order: what it says, and the rule for when it is sent.
 //
 // Money stays exact: line totals and the order total are computed by PostgreSQL in `numeric`
 // (quantity × unit_price keeps the two decimal places) and reach us as decimal strings.
@@ -17,37 +17,30 @@ export interface ConfirmationOrder {
   total: string;
 }
 
-/** The order with what its email needs, or null when there is no such order. */
-export async function loadConfirmationOrder(db: Db, orderId: number): Promise<ConfirmationOrder | null> {
-  const order = await db('orders as o')
-    .join('users as u', 'u.id', 'o.user_id')
-    .join('stores as s', 's.id', 'o.store_id')
-    .where('o.id', orderId)
-    .first<{ id: number; status: string; username: string; email: string; store_name: string; store_city: string } | undefined>(
-      'o.id', 'o.status', 'u.username', 'u.email', 's.name as store_name', 's.city as store_city',
-    );
-  if (!order) return null;
-  const lines = await db('order_lines as l')
-    .join('products as p', 'p.id', 'l.product_id')
-    .where('l.order_id', orderId)
-    .orderBy('l.id')
-    .select<{ title: string; quantity: number; unit_price: string; line_total: string; order_total: string }[]>(
-      'p.title',
-      'l.quantity_requested as quantity',
-      'l.unit_price',
-      db.raw('l.quantity_requested * l.unit_price AS line_total'),
-      db.raw('sum(l.quantity_requested * l.unit_price) OVER () AS order_total'),
-    );
-  return {
-    id: order.id,
-    status: order.status,
-    username: order.username,
-    email: order.email,
-    storeName: order.store_name,
-    storeCity: order.store_city,
-    lines: lines.map((l) => ({ title: l.title, quantity: l.quantity, unitPrice: l.unit_price, lineTotal: l.line_total })),
-    total: lines[0]?.order_total ?? '0.00',
-  };
+/**
+ * The orders with what their emails need, in ONE query however many there are (an email worker
+ * takes its jobs in batches). An id with no order is missing from the map.
+ */
+export async function loadConfirmationOrders(db: Db, orderIds: number[]): Promise<Map<number, ConfirmationOrder>> {
+  const { rows } = await db.raw<{ rows: ConfirmationOrder[] }>(
+    `SELECT o.id, o.status, u.username, u.email, s.name AS "storeName", s.city AS "storeCity",
+       coalesce(l.lines, '[]') AS lines, coalesce(l.total, 0.00)::text AS total
+     FROM orders o
+     JOIN users u ON u.id = o.user_id
+     JOIN stores s ON s.id = o.store_id
+     LEFT JOIN LATERAL (
+       SELECT json_agg(json_build_object(
+                'title', p.title, 'quantity', l.quantity_requested,
+                'unitPrice', l.unit_price::text, 'lineTotal', (l.quantity_requested * l.unit_price)::text
+              ) ORDER BY l.id) AS lines,
+              sum(l.quantity_requested * l.unit_price) AS total
+       FROM order_lines l JOIN products p ON p.id = l.product_id
+       WHERE l.order_id = o.id
+     ) l ON true
+     WHERE o.id = ANY(?::int[])`,
+    [orderIds],
+  );
+  return new Map(rows.map((order) => [order.id, order]));
 }
 
 /** The message for a confirmed order. `from` is MAIL_FROM; its domain names the Message-ID. */
@@ -89,17 +82,23 @@ ${rows}
 export type ConfirmationOutcome = 'sent' | 'skipped: order not found' | `skipped: order is ${string}`;
 
 /**
- * Sends the confirmation email of `orderId` if the order is (still) CONFIRMED. The job is queued
- * in the transaction that confirms the order, but the order may be cancelled before the job
- * runs: then the email is skipped, because a "confirmed" email for a cancelled order would
- * mislead the customer. Throws when the mailer fails, so the job is retried.
+ * Sends the confirmation email of each order that is (still) CONFIRMED; the outcomes are aligned
+ * with `orderIds`, each settled on its own. The job is queued in the transaction that confirms
+ * the order, but the order may be cancelled before the job runs: then the email is skipped,
+ * because a "confirmed" email for a cancelled order would mislead the customer. A send the mailer
+ * fails is a rejected outcome, so its job is retried.
  */
-export async function sendOrderConfirmation(db: Db, mailer: Mailer, orderId: number, from: string): Promise<ConfirmationOutcome> {
-  const order = await loadConfirmationOrder(db, orderId);
-  if (!order) return 'skipped: order not found';
-  if (order.status !== 'CONFIRMED') return `skipped: order is ${order.status}`;
-  await mailer.send(confirmationEmail(order, from));
-  return 'sent';
+export async function sendOrderConfirmations(db: Db, mailer: Mailer, orderIds: number[], from: string): Promise<PromiseSettledResult<ConfirmationOutcome>[]> {
+  const orders = await loadConfirmationOrders(db, orderIds);
+  return await Promise.allSettled(
+    orderIds.map(async (orderId): Promise<ConfirmationOutcome> => {
+      const order = orders.get(orderId);
+      if (!order) return 'skipped: order not found';
+      if (order.status !== 'CONFIRMED') return `skipped: order is ${order.status}`;
+      await mailer.send(confirmationEmail(order, from));
+      return 'sent';
+    }),
+  );
 }
 
 function mailDomain(from: string): string {

@@ -244,7 +244,9 @@ async function writePlan(trx: Knex.Transaction, plan: DecisionPlan): Promise<voi
          decided_at = CASE WHEN c.decided THEN now() ELSE o.decided_at END,
          cancelled_at = CASE WHEN c.cancelled THEN now() ELSE o.cancelled_at END
        FROM jsonb_to_recordset(?::jsonb) AS c(id int, status text, rejection jsonb, decided boolean, cancelled boolean)
-       WHERE o.id = c.id
+       -- The id list lets the planner find the rows by index: it cannot see into the recordset,
+       -- and would otherwise hash-join it against a scan of the whole orders table.
+       WHERE o.id = c.id AND o.id = ANY(?::int[])
        RETURNING o.id
      )
      SELECT count(pg_notify(?, decided.id::text)) FROM decided`,
@@ -259,6 +261,7 @@ async function writePlan(trx: Knex.Transaction, plan: DecisionPlan): Promise<voi
       ledger.map((r) => r.reason),
       ledger.map((r) => r.orderId),
       JSON.stringify(changes),
+      changes.map((c) => c.id),
       ORDER_EVENTS_CHANNEL,
     ],
   );
