@@ -32,13 +32,14 @@ const envSchema = z.object({
   // Proxy headers (X-Forwarded-For) are trusted only behind a known proxy, else clients could
   // pick their own rate-limit bucket.
   TRUST_PROXY: z.stringbool().default(false),
-  // Stores whose orders one worker process decides at the same time (each holds a database
-  // connection while it decides).
-  ORDER_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  // Turns one worker process runs at the same time (each holds a database connection while it
+  // decides), and the most stores one turn decides together (core/orders/decide.ts).
+  ORDER_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  ORDER_TURN_STORES: z.coerce.number().int().min(1).max(100).default(25),
   // Order placements a web process commits at once; orders arriving meanwhile wait and are
   // placed together in the next transaction (core/orders/placement-batcher.ts).
   ORDER_PLACEMENT_TRANSACTIONS: z.coerce.number().int().min(1).max(64).default(2),
-  // Most orders of one store decided in one transaction while a worker holds that store's turn.
+  // Most orders decided in one turn (one transaction), shared among its stores' lanes.
   ORDER_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(200),
   // Products loaded by the catalog seed (db/seeds/01_catalog.ts); 1000000 for the search benchmark.
   SEED_PRODUCTS: z.coerce.number().int().positive().default(1200),

@@ -10,22 +10,26 @@ import { planDecisions, stockKey, type DecisionPlan, type LockedOrder } from './
 import { parseOrderJob, type OrderJobData } from './jobs.ts';
 import { ORDER_EVENTS_CHANNEL } from './order-events.ts';
 
-// Deciding orders: one store's turn, in one transaction.
+// Deciding orders: a turn of one or more stores, in one transaction.
 //
-// The worker holds the store's only active job (key_strict_fifo). In the same transaction it also
-// takes the jobs queued behind it in that store's lane, oldest first, up to the batch size, and
-// applies them all in queue order: placements are confirmed or rejected, cancellations undo.
-// Orders and stock are locked, the decisions written with their ledger rows, confirmation
-// emails queued, every job of the batch completed and the decided order ids NOTIFYed - all in
-// that one transaction. It commits and all of it happened, or it does not and none of it did
-// (the job comes back, its orders still PENDING). Either way no order is decided twice: a job
-// whose order is no longer PENDING changes nothing.
+// A worker fetches the head job of several stores' lanes at once; key_strict_fifo makes each the
+// only active job of its store, cluster-wide. The turn also takes the jobs queued behind each
+// head in its lane, oldest first, and applies them all in queue order: placements are confirmed
+// or rejected, cancellations undo. Orders and stock are locked, the decisions written with their
+// ledger rows, confirmation emails queued, every job of the turn completed and the decided order
+// ids NOTIFYed - all in that one transaction. It commits and all of it happened, or it does not
+// and none of it did (the jobs come back, their orders still PENDING). Either way no order is
+// decided twice: a job whose order is no longer PENDING changes nothing.
+//
+// Stores are independent, so one whose stock rows another transaction holds (a long staff edit)
+// is not waited for: its lane is left out of the turn and its head job retried with backoff,
+// while the other stores of the turn are decided.
 
 export interface DecideDeps {
   db: Db;
   boss: PgBoss;
   log: Logger;
-  /** Most jobs (the active one included) decided in one transaction. */
+  /** Most jobs (the heads included) decided in one transaction. */
   batchSize: number;
 }
 
@@ -34,76 +38,124 @@ export interface TurnSummary {
   jobs: number;
   /** Orders changed, by their new status. */
   decided: Partial<Record<OrderStatus, number>>;
-  /** The batch was full: more jobs may be waiting in this store's lane. */
+  /** A lane's batch was full: more jobs may be waiting. */
   more: boolean;
+  /** Head jobs of lanes left out because their stock rows were locked: to be retried. */
+  deferred: string[];
 }
 
-/** A row lock not granted within this is given up on (55P03), and the job is retried later. */
+/** A lock on an order row not granted within this is given up on (55P03), and the turn retried. */
 const LOCK_TIMEOUT = '20s';
 
 /**
- * A batch that keeps failing with a non-transient error is retried this many times in all
+ * A turn that keeps failing with a non-transient error is retried this many times in all
  * before its failing job is set aside: an error we did not foresee as transient gets a few
  * seconds (pg-boss's retry backoff) to go away before it costs a customer their order.
  */
 const ATTEMPTS_BEFORE_SETTING_ASIDE = 3;
 
-export async function decideStoreTurn(deps: DecideDeps, head: JobWithMetadata<unknown>): Promise<TurnSummary> {
+/** A store's lane in this turn: its active head job, then the jobs queued behind it, in order. */
+interface Lane {
+  head: JobWithMetadata<unknown>;
+  jobs: JobWithMetadata<unknown>[];
+  /** As many jobs as one lane may bring to a turn: more may be waiting. */
+  full: boolean;
+}
+
+export async function decideTurn(deps: DecideDeps, heads: JobWithMetadata<unknown>[]): Promise<TurnSummary> {
+  const lanes = await findLanes(deps, heads);
   try {
-    return await deps.db.transaction((trx) => runTurn(trx, deps, head, 'batch'));
+    return await deps.db.transaction((trx) => runTurn(trx, deps, lanes, 'batch'));
   } catch (error) {
     // Nothing was written. A transient error is pg-boss's to retry, and so is any error on the
     // first attempts. After that the error came from one job's data: the same jobs are decided
     // again one at a time, each in a savepoint, to set the failing one aside and decide the rest.
-    const attempt = head.retryCount + 1;
+    const attempt = Math.max(...heads.map((head) => head.retryCount)) + 1;
     if (isTransientError(error) || attempt < ATTEMPTS_BEFORE_SETTING_ASIDE) throw error;
-    deps.log.error({ err: error, jobId: head.id, lane: head.singletonKey, attempt }, 'deciding a batch keeps failing; deciding its jobs one at a time');
-    return await deps.db.transaction((trx) => runTurn(trx, deps, head, 'one-by-one'));
+    deps.log.error({ err: error, lanes: heads.map((head) => head.singletonKey), attempt }, 'deciding a turn keeps failing; deciding its jobs one at a time');
+    return await deps.db.transaction((trx) => runTurn(trx, deps, lanes, 'one-by-one'));
   }
+}
+
+/**
+ * The jobs queued behind each head, in the order pg-boss would hand them out (created_on, id).
+ * Nobody else can start them: each lane's one active job is ours. Read before the transaction,
+ * all lanes at once over pg-boss's pool; the transaction completes them, queued or not.
+ */
+async function findLanes(deps: DecideDeps, heads: JobWithMetadata<unknown>[]): Promise<Lane[]> {
+  const perLane = Math.max(1, Math.floor(deps.batchSize / heads.length)) - 1;
+  return await Promise.all(
+    heads.map(async (head) => {
+      const queued = head.singletonKey && perLane > 0 ? await deps.boss.findJobs<unknown>(ORDERS_QUEUE, { key: head.singletonKey, queued: true, limit: perLane }) : [];
+      return { head, jobs: [head, ...queued], full: perLane > 0 && queued.length === perLane };
+    }),
+  );
 }
 
 interface Applied {
   /** Orders whose status changed: their ids are NOTIFYed. */
   changed: Map<number, OrderStatus>;
-  /** Orders that end the batch CONFIRMED: each gets a confirmation email. */
+  /** Orders that end the turn CONFIRMED: each gets a confirmation email. */
   confirmed: number[];
 }
 
-async function runTurn(trx: Knex.Transaction, deps: DecideDeps, head: JobWithMetadata<unknown>, mode: 'batch' | 'one-by-one'): Promise<TurnSummary> {
+async function runTurn(trx: Knex.Transaction, deps: DecideDeps, lanes: Lane[], mode: 'batch' | 'one-by-one'): Promise<TurnSummary> {
   await trx.raw(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
   const bossDb = fromKnex(trx);
-  // The jobs waiting behind the active one in this store's lane, in the order pg-boss would
-  // hand them out (created_on, id). Nobody else can start them: the lane's one active job is ours.
-  const queued = head.singletonKey && deps.batchSize > 1
-    ? await deps.boss.findJobs<unknown>(ORDERS_QUEUE, { key: head.singletonKey, queued: true, limit: deps.batchSize - 1, db: bossDb })
-    : [];
-  const jobs: OrderJobData[] = [];
-  for (const job of [head, ...queued]) {
-    const data = parseOrderJob(job.data);
-    if (data) jobs.push(data);
-    else deps.log.error({ jobId: job.id, data: job.data }, 'malformed order job: completed without effect');
+  const jobsOf = new Map<Lane, OrderJobData[]>();
+  for (const lane of lanes) {
+    const jobs: OrderJobData[] = [];
+    for (const job of lane.jobs) {
+      const data = parseOrderJob(job.data);
+      if (data) jobs.push(data);
+      else deps.log.error({ jobId: job.id, data: job.data }, 'malformed order job: completed without effect');
+    }
+    jobsOf.set(lane, jobs);
   }
 
-  const applied = mode === 'batch' ? await applyJobs(trx, jobs) : await applyOneByOne(trx, jobs, deps.log);
+  const locked = await lockTurn(trx, [...jobsOf.values()].flat());
+  const [ready, deferred] = partition(lanes, (lane) => !jobsOf.get(lane)!.some((job) => locked.busyStores.has(locked.orders.get(job.orderId)?.storeId ?? 0)));
+  const jobs = ready.flatMap((lane) => jobsOf.get(lane)!);
+  const applied = mode === 'batch' ? await applyPlan(trx, jobs, locked) : await applyOneByOne(trx, jobs, deps.log);
+  for (const lane of deferred) deps.log.info({ lane: lane.head.singletonKey }, "store's stock is locked by another transaction: its turn is retried later");
 
-  // One statement for the whole batch's emails.
+  // One statement for the whole turn's emails.
   await enqueueConfirmationEmails(deps.boss, applied.confirmed, bossDb);
-  // The active job and the queued ones, in one statement. Should our claim on the active job have
-  // lapsed (a missed heartbeat) and the job been handed out again, completing it is still right:
-  // its orders are decided by this transaction, and the other attempt will find nothing to do.
-  await deps.boss.complete(ORDERS_QUEUE, [head.id, ...queued.map((job) => job.id)], null, { includeQueued: true, db: bossDb });
+  // Every job of the ready lanes, active or queued, in one statement. Should our claim on a head
+  // have lapsed (a missed heartbeat) and the job been handed out again, completing it is still
+  // right: its orders are decided by this transaction, and the other attempt will find nothing to do.
+  const done = ready.flatMap((lane) => lane.jobs.map((job) => job.id));
+  if (done.length > 0) await deps.boss.complete(ORDERS_QUEUE, done, null, { includeQueued: true, db: bossDb });
 
   const decided: TurnSummary['decided'] = {};
   for (const status of applied.changed.values()) decided[status] = (decided[status] ?? 0) + 1;
-  return { jobs: 1 + queued.length, decided, more: queued.length === deps.batchSize - 1 };
+  return { jobs: done.length, decided, more: ready.some((lane) => lane.full), deferred: deferred.map((lane) => lane.head.id) };
 }
 
-/** Applies the jobs in order, as one unit: any error aborts them all. */
-async function applyJobs(trx: Knex.Transaction, jobs: OrderJobData[]): Promise<Applied> {
+function partition<T>(items: T[], test: (item: T) => boolean): [T[], T[]] {
+  const yes: T[] = [];
+  const no: T[] = [];
+  for (const item of items) (test(item) ? yes : no).push(item);
+  return [yes, no];
+}
+
+interface Locked {
+  orders: Map<number, LockedOrder>;
+  stock: Map<string, number>;
+  /** Stores with a stock row another transaction holds. */
+  busyStores: Set<number>;
+}
+
+/** Locks the jobs' orders and the stock rows their lines name. */
+async function lockTurn(trx: Knex.Transaction, jobs: OrderJobData[]): Promise<Locked> {
   const orders = await lockOrders(trx, [...new Set(jobs.map((job) => job.orderId))]);
   await ensureStockRowsForReturns(trx, jobs, orders);
-  const stock = await lockStock(trx, [...orders.values()]);
-  const plan = planDecisions(jobs, orders, stock);
+  return { orders, ...(await lockStock(trx, [...orders.values()])) };
+}
+
+/** Plans the jobs in order against the locked rows and writes the plan, as one unit. */
+async function applyPlan(trx: Knex.Transaction, jobs: OrderJobData[], locked: Locked): Promise<Applied> {
+  const plan = planDecisions(jobs, locked.orders, locked.stock);
   await writePlan(trx, plan);
   const changed = new Map([...plan.orders].map(([id, change]) => [id, change.status]));
   const confirmed = [...changed].filter(([, status]) => status === 'CONFIRMED').map(([id]) => id);
@@ -111,15 +163,16 @@ async function applyJobs(trx: Knex.Transaction, jobs: OrderJobData[]): Promise<A
 }
 
 /**
- * The slow path after a failed batch: each job in its own savepoint. A job that fails again
+ * The slow path after a failed turn: each job in its own savepoint. A job that fails again
  * with a non-transient error is poison; its order is rejected with reason 'processing_error'
  * (a cancellation that cannot be applied leaves the order as it is), so the store moves on.
+ * The turn's rows are locked already, so the savepoints find none of them busy.
  */
 async function applyOneByOne(trx: Knex.Transaction, jobs: OrderJobData[], log: Logger): Promise<Applied> {
   const result: Applied = { changed: new Map(), confirmed: [] };
   for (const job of jobs) {
     try {
-      const applied = await trx.transaction((savepoint) => applyJobs(savepoint, [job]));
+      const applied = await trx.transaction(async (savepoint) => applyPlan(savepoint, [job], await lockTurn(savepoint, [job])));
       for (const [id, status] of applied.changed) result.changed.set(id, status);
       result.confirmed = result.confirmed.filter((id) => applied.changed.get(id) !== 'CANCELLED').concat(applied.confirmed);
     } catch (error) {
@@ -198,21 +251,39 @@ async function ensureStockRowsForReturns(trx: Knex.Transaction, jobs: OrderJobDa
   );
 }
 
-/** Locks the stock rows the orders' lines name, in (store, product) order: no deadlocks. */
-async function lockStock(trx: Knex.Transaction, orders: LockedOrder[]): Promise<Map<string, number>> {
+/**
+ * Locks the stock rows the orders' lines name, in (store, product) order. A row another
+ * transaction holds is skipped, not waited for, and its store reported busy; a row that does not
+ * exist is simply absent (the store does not stock the product).
+ */
+async function lockStock(trx: Knex.Transaction, orders: LockedOrder[]): Promise<Pick<Locked, 'stock' | 'busyStores'>> {
   const pairs = new Map<string, [number, number]>();
   for (const order of orders) {
     for (const line of order.lines) pairs.set(stockKey(order.storeId, line.productId), [order.storeId, line.productId]);
   }
   const stock = new Map<string, number>();
-  if (pairs.size === 0) return stock;
-  const rows: { store_id: number; product_id: number; quantity: number }[] = await trx('inventory')
-    .whereIn(['store_id', 'product_id'], [...pairs.values()])
-    .orderBy([{ column: 'store_id' }, { column: 'product_id' }])
-    .forUpdate()
-    .select('store_id', 'product_id', 'quantity');
-  for (const row of rows) stock.set(stockKey(row.store_id, row.product_id), row.quantity);
-  return stock;
+  const busyStores = new Set<number>();
+  if (pairs.size === 0) return { stock, busyStores };
+  const { rows } = await trx.raw<{ rows: { store_id: number; product_id: number; quantity: number | null; busy: boolean }[] }>(
+    `WITH wanted AS (
+       SELECT * FROM unnest(?::int[], ?::int[]) AS w(store_id, product_id)
+     ), locked AS MATERIALIZED (
+       SELECT i.store_id, i.product_id, i.quantity
+       FROM inventory i
+       WHERE (i.store_id, i.product_id) IN (SELECT store_id, product_id FROM wanted)
+       ORDER BY i.store_id, i.product_id
+       FOR UPDATE SKIP LOCKED
+     )
+     SELECT w.store_id, w.product_id, l.quantity,
+       l.quantity IS NULL AND EXISTS (SELECT 1 FROM inventory i WHERE i.store_id = w.store_id AND i.product_id = w.product_id) AS busy
+     FROM wanted w LEFT JOIN locked l USING (store_id, product_id)`,
+    [[...pairs.values()].map(([store]) => store), [...pairs.values()].map(([, product]) => product)],
+  );
+  for (const row of rows) {
+    if (row.busy) busyStores.add(row.store_id);
+    else if (row.quantity !== null) stock.set(stockKey(row.store_id, row.product_id), row.quantity);
+  }
+  return { stock, busyStores };
 }
 
 /**

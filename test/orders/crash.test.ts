@@ -33,11 +33,11 @@ describe('a worker killed mid-decision', function () {
     ids.push(await order());
     await allDecided(db, ids); // the doomed worker is up and deciding
 
-    // Hold the stock row so the doomed worker's next turn stops inside its transaction, after
-    // it has taken the store's job and locked the orders.
+    // Hold the stock ledger so the doomed worker's next turn stops inside its transaction, after
+    // it has taken the store's job and locked the orders and the stock, when it writes.
     const lock = await db.transaction();
     try {
-      await lock('inventory').where({ store_id: storeId, product_id: scarce }).forUpdate().select('id');
+      await lock.raw('LOCK TABLE stock_ledger IN SHARE MODE');
       for (let i = 0; i < 20; i++) ids.push(await order());
       await waitUntil('the doomed worker to be mid-decision', async () => {
         const { rows } = await db.raw("SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'shop' AND wait_event_type = 'Lock'");

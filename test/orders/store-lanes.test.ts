@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { storeLane } from '../../core/orders/jobs.ts';
+import { ORDERS_QUEUE } from '../../core/queue.ts';
 import { startTestApp } from '../support/test-app.ts';
 import { startWorkersInProcess } from '../support/workers.ts';
 import { allDecided, createShop, createShopper, ledgerOf, placed, statusesOf, orderTestbed, waitUntil } from './fixtures.ts';
@@ -23,6 +25,23 @@ describe('store lanes: FIFO within a store, parallel across stores', function ()
     const ledger = await ledgerOf(db, storeId, product);
     expect(ledger.map((row) => row.order_id)).to.deep.equal(ids.slice(0, 10));
     expect(ledger.map((row) => row.quantity_after)).to.deep.equal([9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
+  });
+
+  it("decides several stores' backlogs together, each store's in the order they were placed", async () => {
+    const db = bed.app.services.db;
+    const shops = [await createShop(db, [2]), await createShop(db, [2]), await createShop(db, [2])];
+    // Queued while no worker runs, interleaved across the stores: one fetch finds all three lanes.
+    const ids = shops.map(() => [] as number[]);
+    for (let round = 0; round < 4; round++) {
+      for (const [index, shop] of shops.entries()) ids[index]!.push(await placed(bed.app, bed.shopper, shop.storeId, [{ product_id: shop.productIds[0]!, quantity_requested: 1 }]));
+    }
+    bed.workers = await startWorkersInProcess();
+    await allDecided(db, ids.flat());
+    for (const [index, shop] of shops.entries()) {
+      const statuses = await statusesOf(db, ids[index]!);
+      expect(ids[index]!.map((id) => statuses.get(id)), `store ${shop.storeId}`).to.deep.equal(['CONFIRMED', 'CONFIRMED', 'REJECTED', 'REJECTED']);
+      expect((await ledgerOf(db, shop.storeId, shop.productIds[0]!)).map((row) => row.order_id)).to.deep.equal(ids[index]!.slice(0, 2));
+    }
   });
 
   it('with one unit left, the order placed first wins', async () => {
@@ -66,9 +85,10 @@ describe('store lanes: FIFO within a store, parallel across stores', function ()
     try {
       await lock('inventory').where({ store_id: slow.storeId }).forUpdate().select('id');
       slowOrder = await placed(bed.app, bed.shopper, slow.storeId, [{ product_id: slow.productIds[0]!, quantity_requested: 1 }]);
-      await waitUntil('the slow store to wait on the lock', async () => {
-        const { rows } = await db.raw("SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'shop' AND wait_event_type = 'Lock'");
-        return rows.length > 0;
+      // The worker does not wait for the lock: it leaves the store out of its turn and retries it.
+      await waitUntil('the slow store to be set back for a retry', async () => {
+        const jobs = await bed.app.services.boss.findJobs(ORDERS_QUEUE, { key: storeLane(slow.storeId) });
+        return jobs.some((job) => job.state === 'retry');
       });
       const fastOrders: number[] = [];
       for (let i = 0; i < 3; i++) fastOrders.push(await placed(bed.app, bed.shopper, fast.storeId, [{ product_id: fast.productIds[0]!, quantity_requested: 1 }]));
