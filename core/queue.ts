@@ -23,6 +23,12 @@ export function createBoss(databaseUrl: string, log: Logger, { runsWorkers }: Bo
     application_name: 'shop-jobs',
     // Fetches, heartbeats and supervision; the jobs' own work runs on the knex pool.
     max: runsWorkers ? 8 : 2,
+    // pg-boss's own statements (a fetch marking jobs active, a completion, a heartbeat) need not
+    // wait for their WAL flush: a crash that loses one only hands a job out again, and every job
+    // handler here is safe to repeat. What must be durable (an order and its job, a decision and
+    // the completion of its jobs) commits on the knex pool, synchronously, and its flush takes
+    // every earlier commit with it.
+    options: '-c synchronous_commit=off',
     schedule: false, // no cron jobs
     supervise: runsWorkers,
     useListenNotify: runsWorkers,
