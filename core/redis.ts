@@ -15,6 +15,10 @@ export function connectRedis(url: string | undefined, keyPrefix: string, log: Lo
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
     lazyConnect: true,
+    // Commands issued in the same event-loop turn by concurrent requests (rate-limit counts,
+    // cache reads) go out in one write and their replies come back in one read; a socket write
+    // per command was the largest share of a cached suggestion's CPU.
+    enableAutoPipelining: true,
   });
   redis.on('error', (error) => log.warn({ err: error }, 'redis error'));
   return redis;

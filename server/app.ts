@@ -1,3 +1,4 @@
+import type Router from '@koa/router';
 import Koa from 'koa';
 import { koaBody } from 'koa-body';
 import { badRequest } from '../core/problems.ts';
@@ -19,14 +20,21 @@ export function createApp(services: Services): Koa {
   const app = new Koa({ proxy: services.config.TRUST_PROXY });
   app.use(recordHttpMetrics);
   app.use(problemJson(services.log));
+  // Suggestions come first: they are the hottest route (a request per keystroke) and take no
+  // body, so they skip the body checks and the other routers' matching.
+  useRouter(app, suggestRoutes(services));
   app.use(requireJsonBody);
   app.use(koaBody({ json: true, jsonStrict: true, jsonLimit: services.config.BODY_LIMIT, urlencoded: false, text: false, multipart: false, onError: refuseUnreadableBody }));
-  for (const router of [opsRoutes(services), docsRoutes(), authRoutes(services), suggestRoutes(services), searchRoutes(services), storesRoutes(services), ordersRoutes(services)]) {
-    app.use(router.routes());
-    // Not thrown: the thrown 405 would lack the Allow header; problem-json renders the status.
-    app.use(router.allowedMethods());
+  for (const router of [opsRoutes(services), docsRoutes(), authRoutes(services), searchRoutes(services), storesRoutes(services), ordersRoutes(services)]) {
+    useRouter(app, router);
   }
   return app;
+}
+
+function useRouter(app: Koa, router: Router): void {
+  app.use(router.routes());
+  // Not thrown: the thrown 405 would lack the Allow header; problem-json renders the status.
+  app.use(router.allowedMethods());
 }
 
 /**

@@ -3,9 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { signAccessToken } from '../core/auth/access-tokens.ts';
 import { cacheFor } from '../core/cache.ts';
-import { bumpCatalogVersion } from '../core/catalog/catalog-cache.ts';
+import { bumpCatalogVersion, NEAR_COPY_MS } from '../core/catalog/catalog-cache.ts';
 import { findSuggestions } from '../core/catalog/suggest.ts';
 import type { Db } from '../core/db.ts';
+import { createLogger } from '../core/logger.ts';
 import { connectRedis } from '../core/redis.ts';
 import { testEnvironment } from './support/environment.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
@@ -251,6 +252,8 @@ describe('suggestions with several app instances sharing one Redis', () => {
     await first.services.db('products').where({ id }).update({ title: 'Qzshared Renamed Lamp' });
     expect(titlesOf((await suggest(second, 'qzshared')).body)).to.deep.equal(['Qzshared Lamp']);
 
+    // The first instance hears of the bump on its subscriber connection, to which Redis sends the
+    // announcement before it answers the PUBLISH: it is there before the next request can be.
     await bumpCatalogVersion(second.services);
     expect(titlesOf((await suggest(first, 'qzshared')).body)).to.deep.equal(['Qzshared Renamed Lamp']);
   });
@@ -265,6 +268,59 @@ describe('suggestions with several app instances sharing one Redis', () => {
     const statuses = [];
     for (const app of [first, second, first, second, first]) statuses.push((await suggest(app, 'qzshared', { token: user })).response.status);
     expect(statuses).to.deep.equal([200, 200, 200, 429, 429]);
+  });
+});
+
+describe('the near copy each process keeps of cached suggestions', () => {
+  let app: TestApp;
+  before(async function () {
+    if (!testEnvironment().redisUrl) this.skip(); // without Redis there is no near copy; CI sets REDIS_URL
+    app = await startTestApp({ SUGGEST_RATE_LIMIT_PER_MINUTE: '10000', REDIS_KEY_PREFIX: freshRedisPrefix() });
+  });
+  after(() => app?.close());
+
+  /** Bumps the version from a connection of its own, as `npm run db:seed` does from its process. */
+  async function bumpFromAnotherProcess(): Promise<void> {
+    const log = createLogger('silent');
+    const redis = connectRedis(testEnvironment().redisUrl, app.services.config.REDIS_KEY_PREFIX, log)!;
+    try {
+      await redis.connect();
+      await bumpCatalogVersion({ redis, log });
+    } finally {
+      redis.disconnect();
+    }
+  }
+
+  it('is dropped when another process bumps the version, long before the copy would expire', async () => {
+    const [id] = await insertProducts(app.services.db, ['Qznear Clock']);
+    await bumpCatalogVersion(app.services); // the next request reads the version afresh
+    const versionReadAt = Date.now();
+    // Computed and cached in Redis, then read from Redis into the near copy, then served from it.
+    for (let i = 0; i < 3; i += 1) expect(titlesOf((await suggest(app, 'qznear')).body)).to.deep.equal(['Qznear Clock']);
+
+    await app.services.db('products').where({ id }).update({ title: 'Qznear Renamed Clock' });
+    await bumpFromAnotherProcess();
+    // The announcement arrives asynchronously; without it the old copy would be served for up
+    // to NEAR_COPY_MS after it was read.
+    let titles = titlesOf((await suggest(app, 'qznear')).body);
+    while (titles[0] !== 'Qznear Renamed Clock' && Date.now() - versionReadAt < NEAR_COPY_MS) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      titles = titlesOf((await suggest(app, 'qznear')).body);
+    }
+    expect(titles).to.deep.equal(['Qznear Renamed Clock']);
+    expect(Date.now() - versionReadAt).to.be.below(NEAR_COPY_MS);
+  });
+
+  it('is re-read from Redis once it is older than NEAR_COPY_MS, even without a bump', async () => {
+    await insertProducts(app.services.db, ['Qzexpire Lamp']);
+    await bumpCatalogVersion(app.services);
+    for (let i = 0; i < 3; i += 1) expect(titlesOf((await suggest(app, 'qzexpire')).body)).to.deep.equal(['Qzexpire Lamp']);
+    // Another process stores a different answer under the same version (the near copy hides it).
+    const stored = JSON.parse((await app.services.redis!.get('suggest:qzexpire'))!);
+    stored.value = [{ id: 1, title: 'Qzexpire Answer From Redis' }];
+    await app.services.redis!.set('suggest:qzexpire', JSON.stringify(stored));
+    await new Promise((resolve) => setTimeout(resolve, NEAR_COPY_MS));
+    expect(titlesOf((await suggest(app, 'qzexpire')).body)).to.deep.equal(['Qzexpire Answer From Redis']);
   });
 });
 

