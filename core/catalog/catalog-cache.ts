@@ -137,7 +137,8 @@ function redisNearCache(redis: Redis, log: Logger): NearCache {
     const started = generation;
     try {
       const stored = await redis.get(VERSION_KEY);
-      const version = stored === null ? INITIAL_VERSION : (JSON.parse(stored) as string);
+      const parsed: unknown = stored === null ? null : JSON.parse(stored);
+      const version = typeof parsed === 'string' ? parsed : INITIAL_VERSION;
       // Only while announcements can reach us is a copy worth keeping.
       if (generation === started && subscriber.status === 'ready') copy = { version, readAt: Date.now() };
       return version;
