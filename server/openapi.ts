@@ -47,10 +47,23 @@ export function problemResponses(...statuses: (keyof typeof problemText)[]) {
   );
 }
 
+/**
+ * A whole number written in plain decimal digits, as a query parameter. Number() alone would also
+ * take "0x10", "1e1", " 5" or "1.0", and echo them back as other numbers in the page links.
+ */
+const wholeNumber = (min: number, max: number, fallback: number, description: string) =>
+  z
+    .string()
+    .regex(/^\d{1,15}$/, 'must be a whole number, in decimal digits')
+    .transform(Number)
+    .pipe(z.number().min(min).max(max))
+    .default(fallback)
+    .openapi({ type: 'integer', minimum: min, maximum: max, default: fallback, description });
+
 /** Query parameters shared by every paginated list. */
 export const PageQuery = z.object({
-  page: z.coerce.number().int().min(1).default(1).openapi({ description: 'Page number, from 1' }),
-  page_size: z.coerce.number().int().min(1).max(100).default(20).openapi({ description: 'Items per page, at most 100' }),
+  page: wholeNumber(1, Number.MAX_SAFE_INTEGER, 1, 'Page number, from 1'),
+  page_size: wholeNumber(1, 100, 20, 'Items per page, at most 100'),
 });
 
 /** The DRF-style page envelope around a list of `item`. */

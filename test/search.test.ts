@@ -148,6 +148,9 @@ describe('GET /api/search/products/', () => {
       await badRequest({ page_size: 0 }, 'page_size');
       await badRequest({ page: 0 }, 'page');
       await badRequest({ page: 'two' }, 'page');
+      // Numbers only as decimal digits: Number() would take these, and the links would echo 16, 10, 1.
+      for (const page of ['0x10', '1e1', '1.0', ' 1', '+1']) await badRequest({ page }, 'page');
+      await badRequest({ page_size: '1e1' }, 'page_size');
     });
   });
 
