@@ -1,4 +1,4 @@
-import { Counter } from 'prom-client';
+import { Counter, Histogram } from 'prom-client';
 import type { OrderStatus } from '../models/order.ts';
 
 // Orders decided by this process, by outcome (in the global prom-client registry, which
@@ -11,4 +11,16 @@ const decided = new Counter({
 
 export function recordDecisions(counts: Partial<Record<OrderStatus, number>>): void {
   for (const [status, count] of Object.entries(counts)) decided.inc({ status }, count);
+}
+
+// Orders per placement transaction in this web process (group commit): mostly 1 when the web
+// process is idle, growing with load. A batch pinned at its maximum means placements queue up.
+const placementBatch = new Histogram({
+  name: 'order_placement_batch_size',
+  help: 'Orders placed per placement transaction (group commit)',
+  buckets: [1, 2, 5, 10, 20, 50, 100, 200],
+});
+
+export function recordPlacementBatch(orders: number): void {
+  placementBatch.observe(orders);
 }

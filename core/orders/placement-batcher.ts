@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.ts';
+import { recordPlacementBatch } from './metrics.ts';
 import { explainUnplaced, placeOrder, placeOrders, type PlaceDeps, type Placed, type Placement } from './place-order.ts';
 import { toOrderView } from './read-orders.ts';
 
@@ -55,6 +56,7 @@ export class PlacementBatcher {
   #flush(): void {
     while (this.#running < this.#options.inFlight && this.#waiting.length > 0) {
       const batch = this.#waiting.splice(0, this.#options.maxBatch);
+      recordPlacementBatch(batch.length);
       this.#running++;
       void this.#placeBatch(batch).finally(() => {
         this.#running--;

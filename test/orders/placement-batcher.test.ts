@@ -65,6 +65,11 @@ describe('placing orders in batches (group commit)', function () {
     await allDecided(db, ids);
     const statuses = await statusesOf(db, ids);
     expect(ids.map((id) => statuses.get(id))).to.deep.equal(['CONFIRMED', 'REJECTED', 'REJECTED', 'REJECTED']);
+
+    // Operators see the batch sizes: the batch of 8 is counted between the buckets 5 and 10.
+    const metrics = await (await bed.app.request('/metrics')).text();
+    const bucket = (le: number) => Number(new RegExp(`^order_placement_batch_size_bucket\\{le="${le}"\\} (\\d+)$`, 'm').exec(metrics)?.[1]);
+    expect(bucket(10) - bucket(5)).to.be.at.least(1);
   });
 
   it("places each order of a failed batch on its own, so one order's failure is not the others'", async () => {
