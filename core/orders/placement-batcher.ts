@@ -58,10 +58,13 @@ export class PlacementBatcher {
       const batch = this.#waiting.splice(0, this.#options.maxBatch);
       recordPlacementBatch(batch.length);
       this.#running++;
-      void this.#placeBatch(batch).finally(() => {
-        this.#running--;
-        this.#flush();
-      });
+      void this.#placeBatch(batch)
+        // Only a bug gets here; its orders get the error (an answered one ignores it).
+        .catch((error: unknown) => batch.forEach((waiting) => waiting.reject(error)))
+        .finally(() => {
+          this.#running--;
+          this.#flush();
+        });
     }
   }
 
