@@ -25,6 +25,12 @@ export interface QueuedPhase {
   /** CPU ms per order of the web process, and of the worker process(es) (decisions and emails). */
   webCpuMs: number;
   workerCpuMs: number;
+  /** CPU ms per order of the local PostgreSQL server's processes (0 when it is remote). */
+  postgresCpuMs: number;
+  /** CPU ms per order of the benchmark process: load generator, SMTP sink, decision listener. */
+  benchCpuMs: number;
+  /** Share of the machine's CPU time (every core, submit to last email) those four used. */
+  machineShare: number;
 }
 
 export interface NaivePhase {
@@ -36,8 +42,9 @@ export interface NaivePhase {
   p99: number;
   decidedPerSecond: number;
   check: StockCheck;
-  /** CPU ms per order of the naive app process. */
+  /** CPU ms per order of the naive app process, and of the local PostgreSQL server. */
   cpuMs: number;
+  postgresCpuMs: number;
 }
 
 export interface Report {
@@ -68,7 +75,7 @@ export function renderReport(report: Report): string {
       const b = phase.naive;
       add(`(b) naive, ${shape}: orders decided`, rate(b.decidedPerSecond), ratio(b.decidedPerSecond, a), '1.00×', '', '');
       add(`(b) naive, ${shape}: request latency p50 / p99`, `${ms(b.p50)} / ${ms(b.p99)}`, '', '', '', '');
-      add(`(b) naive, ${shape}: CPU per order, naive app process`, ms(b.cpuMs), '', '', '', '');
+      add(`(b) naive, ${shape}: CPU per order, naive app process + PostgreSQL`, `${ms(b.cpuMs)} + ${ms(b.postgresCpuMs)}`, '', '', '', '');
       add(`(b) naive, ${shape}: zero oversell`, verdict(b.check.ok), '', '', 'yes', verdict(b.check.ok));
     }
   }
@@ -82,6 +89,8 @@ export function renderReport(report: Report): string {
     add(`${shape}: decision latency p50 / p99 in the database (created_at → decided_at)`, `${ms(q.dbDecisionP50)} / ${ms(q.dbDecisionP99)}`, '', '', '', '');
     add(`${shape}: zero oversell, every order decided`, verdict(q.check.ok), '', '', 'yes', verdict(q.check.ok));
     add(`${shape}: CPU per order, web + worker process(es)`, `${ms(q.webCpuMs)} + ${ms(q.workerCpuMs)}`, '', naive ? ratio(q.webCpuMs + q.workerCpuMs, naive.cpuMs) : '', '', '');
+    add(`${shape}: CPU per order, PostgreSQL (local server) + this benchmark process`, `${ms(q.postgresCpuMs)} + ${ms(q.benchCpuMs)}`, '', naive ? ratio(q.postgresCpuMs, naive.postgresCpuMs) : '', '', '');
+    add(`${shape}: the machine's CPU those four used, first submit → last email`, `${Math.round(q.machineShare * 100)}%`, '', '', '', '');
     add(`${shape}: confirmed / rejected / emails delivered`, `${q.confirmed} / ${q.rejected} / ${q.emailsDelivered}`, '', '', '', '');
   };
   const f = report.flash;

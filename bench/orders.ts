@@ -32,7 +32,7 @@ import { listenForDecisions, type DecisionListener } from './orders-decisions.ts
 import { closedLoop, JsonClient, percentile, seededRandom, type HttpResult } from './orders-load.ts';
 import { renderReport, type NaivePhase, type QueuedPhase } from './orders-report.ts';
 import { measureRowLockCeiling } from './orders-rowlock.ts';
-import { startMailSink, startProcess, type MailSink, type RunningProcess } from './orders-stack.ts';
+import { localPostgresCpuSeconds, startMailSink, startProcess, type MailSink, type RunningProcess } from './orders-stack.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -132,13 +132,31 @@ interface Stack {
   emailStores: number[];
 }
 
-/** CPU milliseconds per order the processes used while `work` ran. */
-async function cpuPerOrder<T>(processes: RunningProcess[], orders: number, work: () => Promise<T>): Promise<{ result: T; ms: number }> {
-  const cpu = () => processes.reduce((sum, p) => sum + p.cpuSeconds(), 0);
-  const before = cpu();
+/** Something whose CPU time can be read: a process of the stack, PostgreSQL, this process. */
+type CpuSource = () => number;
+
+const benchCpuSeconds: CpuSource = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+};
+
+/**
+ * CPU milliseconds per order each group of sources used while `work` ran, and the share of the
+ * machine's CPU time (all cores over that while) the groups used together.
+ */
+async function cpuPerOrder<T, K extends string>(groups: Record<K, CpuSource[]>, orders: number, work: () => Promise<T>): Promise<{ result: T; ms: Record<K, number>; machineShare: number }> {
+  const read = () => Object.fromEntries(Object.entries<CpuSource[]>(groups).map(([name, sources]) => [name, sources.reduce((sum, source) => sum + source(), 0)]));
+  const before = read();
+  const started = performance.now();
   const result = await work();
-  return { result, ms: ((cpu() - before) * 1000) / orders };
+  const seconds = (performance.now() - started) / 1000;
+  const after = read();
+  const used = Object.keys(groups).map((name) => after[name]! - before[name]!);
+  const ms = Object.fromEntries(Object.keys(groups).map((name, i) => [name, (used[i]! * 1000) / orders])) as Record<K, number>;
+  return { result, ms, machineShare: used.reduce((sum, s) => sum + s, 0) / (cpus().length * seconds) };
 }
+
+const cpuOf = (processes: RunningProcess[]): CpuSource[] => processes.map((p) => () => p.cpuSeconds());
 
 /**
  * The product: POST every order (202 expected), then wait until the workers decided them all and
@@ -148,8 +166,8 @@ async function cpuPerOrder<T>(processes: RunningProcess[], orders: number, work:
 async function runQueued(stack: Stack, orders: OrderRequest[], storeIds: number[]): Promise<QueuedPhase> {
   const { db, decisions, mail } = stack;
   const emailsBefore = mail.received();
-  const webCpu = stack.webProcess.cpuSeconds();
-  const { result: submit, ms: workerCpuMs } = await cpuPerOrder(stack.workerProcesses, orders.length, async () => {
+  const groups = { web: cpuOf([stack.webProcess]), worker: cpuOf(stack.workerProcesses), postgres: [localPostgresCpuSeconds], bench: [benchCpuSeconds] };
+  const { result: submit, ms: cpu, machineShare } = await cpuPerOrder(groups, orders.length, async () => {
     const submitted = await closedLoop(orders.length, settings.concurrency, (i) => stack.web.send('POST', '/orders/orders/', orders[i], stack.tokens[i % stack.tokens.length]));
     await waitUntil('the decisions', 120_000 + orders.length * 20, async () => (await pendingOrders(db, storeIds)) === 0);
     const confirmed = await confirmedSoFar(db, stack.emailStores);
@@ -157,7 +175,6 @@ async function runQueued(stack: Stack, orders: OrderRequest[], storeIds: number[
     await waitUntil('the confirmation emails', 120_000, async () => mail.received() >= confirmed);
     return submitted;
   });
-  const webCpuMs = ((stack.webProcess.cpuSeconds() - webCpu) * 1000) / orders.length;
   const accepted = submit.results.filter((r) => r.status === 202);
   const idOf = (r: HttpResult) => (r.body as { id: number }).id;
   await waitUntil('the decision notifications', 5_000, async () => accepted.every((r) => decisions.seenAt.has(idOf(r))));
@@ -182,14 +199,17 @@ async function runQueued(stack: Stack, orders: OrderRequest[], storeIds: number[
     decidedPerSecond: accepted.length / ((lastDecision - firstSubmit) / 1000),
     check: await checkStock(db, storeIds, stack.initialStock, accepted.length),
     emailsDelivered: mail.received() - emailsBefore,
-    webCpuMs,
-    workerCpuMs,
+    webCpuMs: cpu.web,
+    workerCpuMs: cpu.worker,
+    postgresCpuMs: cpu.postgres,
+    benchCpuMs: cpu.bench,
+    machineShare,
   };
 }
 
 /** Baseline (b): the same orders, decided inside the request (201 expected). */
 async function runNaive(stack: Stack, orders: OrderRequest[], storeIds: number[]): Promise<NaivePhase> {
-  const { result: run, ms: cpuMs } = await cpuPerOrder([stack.naiveProcess], orders.length, () =>
+  const { result: run, ms: cpu } = await cpuPerOrder({ app: cpuOf([stack.naiveProcess]), postgres: [localPostgresCpuSeconds] }, orders.length, () =>
     closedLoop(orders.length, settings.concurrency, (i) => stack.naive.send('POST', '/orders/orders/', orders[i], stack.tokens[i % stack.tokens.length])),
   );
   const accepted = run.results.filter((r) => r.status === 201);
@@ -203,7 +223,8 @@ async function runNaive(stack: Stack, orders: OrderRequest[], storeIds: number[]
     p99: percentile(accepted.map((r) => r.ms), 99),
     decidedPerSecond: accepted.length / run.seconds,
     check: await checkStock(stack.db, storeIds, stack.initialStock, accepted.length),
-    cpuMs,
+    cpuMs: cpu.app,
+    postgresCpuMs: cpu.postgres,
   };
 }
 
