@@ -26,6 +26,7 @@ export async function startOrderWorker(boss: PgBoss, services: Services): Promis
       pollingIntervalSeconds: 0.5,
     },
     async (heads): Promise<JobResult[]> => {
+      if (heads.length === 0) return [];
       const summary = await decideTurn(deps, heads).catch((error: unknown) => {
         // Nothing was written; pg-boss retries the jobs with backoff, holding their stores' lines.
         services.log.warn({ err: error, lanes: heads.map((head) => head.singletonKey), attempt: Math.max(...heads.map((head) => head.retryCount)) + 1 }, 'turn failed; it will be retried');
