@@ -3,6 +3,7 @@
 //   --duration 10             seconds per measured row
 //   --connections 32          concurrent clients
 //   --reseed                  reload the catalog even if the bench database already has that size
+//   --rows a,b0,b3            only these rows (a, b, b0-b9, c; default all), for a shorter loop
 //
 // For each catalog size it migrates and seeds a database of its own (shop_bench_search_<size>)
 // on the server of BENCH_DATABASE_URL or DATABASE_URL (default postgres://postgres@127.0.0.1:5432),
@@ -13,7 +14,9 @@
 //       (a second web process with SEARCH_CACHE_SECONDS=0): what every cache miss costs;
 //   (c) suggestions on a cache hit (GET /api/search/suggest/?q=app), rate limit lifted.
 // REDIS_URL, when set, is given to the app (suggestion cache and rate limits in Redis).
-// It prints a markdown table: requests/s, p50 and p99 latency, and requests/s relative to (a).
+// It prints a markdown table: requests/s, p50 and p99 latency, requests/s relative to (a), and
+// the CPU time per request of the web process and of the local PostgreSQL server (/proc), which
+// is steadier than latency on a shared machine.
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -22,7 +25,7 @@ import { createDatabaseIfMissing } from '../core/embedded-postgres.ts';
 import { createLogger } from '../core/logger.ts';
 import { migrateToLatest } from '../core/migrate.ts';
 import { measure, type Measurement } from './autocannon.ts';
-import { startProcess } from './orders-stack.ts';
+import { localPostgresCpuSeconds, startProcess, type RunningProcess } from './orders-stack.ts';
 import { searchScenarios } from './search-queries.ts';
 
 const { values: options } = parseArgs({
@@ -31,20 +34,25 @@ const { values: options } = parseArgs({
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '32' },
     reseed: { type: 'boolean', default: false },
+    rows: { type: 'string' },
   },
 });
 const sizes = options.products.split(',').map((size) => Number(size.trim()));
 const durationSeconds = Number(options.duration);
 const connections = Number(options.connections);
 if (sizes.some((size) => !Number.isInteger(size) || size <= 0) || !(durationSeconds > 0) || !(connections > 0)) {
-  throw new Error('usage: node bench/search.ts [--products 1200,1000000] [--duration 10] [--connections 32] [--reseed]');
+  throw new Error('usage: node bench/search.ts [--products 1200,1000000] [--duration 10] [--connections 32] [--reseed] [--rows a,b,b0,...,b9,c]');
 }
+const selectedRows = options.rows === undefined ? null : new Set(options.rows.split(',').map((row) => row.trim()));
+const measures = (row: string) => selectedRows === null || selectedRows.has(row);
 const serverUrl = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 interface Row {
   scenario: string;
   products: number;
   measurement: Measurement;
+  /** CPU milliseconds per request of the process under test and of the local PostgreSQL server. */
+  cpuMs: { app: number; postgres: number };
   /** Requests/s of the bare route in the same catalog's run, for the ratio column. */
   bareRequestsPerSecond: number;
   /** The target this row is held to, if any, and whether it was met. */
@@ -98,7 +106,7 @@ async function drained(databaseUrl: string): Promise<void> {
   }
 }
 
-async function measureCatalog(products: number, bareUrl: string): Promise<Row[]> {
+async function measureCatalog(products: number, bareServer: RunningProcess): Promise<Row[]> {
   const databaseUrl = await prepareDatabase(products);
   const startWeb = (name: string, searchCacheSeconds: string) =>
     startProcess(name, 'server/main.ts', {
@@ -113,52 +121,62 @@ async function measureCatalog(products: number, bareUrl: string): Promise<Row[]>
     }, true);
   const web = await startWeb('web', '60');
   const uncached = await startWeb('web-uncached', '0');
-  const run = async (url: string, paths: string[], seconds = durationSeconds) => {
+  const run = async (server: { url: string | null; cpuSeconds(): number }, paths: string[], seconds = durationSeconds) => {
     await drained(databaseUrl);
-    return measure(url, paths, { connections, durationSeconds: seconds });
+    const [app, postgres] = [server.cpuSeconds(), localPostgresCpuSeconds()];
+    const measurement = await measure(server.url!, paths, { connections, durationSeconds: seconds });
+    const perRequest = (seconds: number) => (seconds * 1000) / Math.max(1, measurement.requests);
+    return { measurement, cpuMs: { app: perRequest(server.cpuSeconds() - app), postgres: perRequest(localPostgresCpuSeconds() - postgres) } };
   };
   const searchPaths = searchScenarios.map((scenario) => `/api/search/products/?${scenario.query}`);
   const suggestPath = '/api/search/suggest/?q=app';
   const searchTarget = products >= 100_000 ? 60 : 20;
   try {
     // Every query answers 200 before anything is measured; a short load warms caches and pools.
-    for (const base of [web.url!, uncached.url!]) {
+    for (const server of [web, uncached]) {
       for (const path of [...searchPaths, suggestPath]) {
-        const response = await fetch(base + path);
+        const response = await fetch(server.url + path);
         if (response.status !== 200) throw new Error(`${path}: HTTP ${response.status} ${await response.text()}`);
       }
-      await run(base, [...searchPaths, suggestPath], Math.min(3, durationSeconds));
+      await run(server, [...searchPaths, suggestPath], Math.min(3, durationSeconds));
     }
 
     const rows: Row[] = [];
     const log = (row: Row) => {
       rows.push(row);
-      console.log(`  ${row.scenario}: ${Math.round(row.measurement.requestsPerSecond)} req/s, p99 ${row.measurement.p99} ms`);
+      console.log(
+        `  ${row.scenario}: ${Math.round(row.measurement.requestsPerSecond)} req/s, p99 ${row.measurement.p99} ms, ` +
+          `CPU per request: app ${row.cpuMs.app.toFixed(2)} ms, PostgreSQL ${row.cpuMs.postgres.toFixed(2)} ms`,
+      );
     };
     console.log(`measuring ${products} products, ${connections} connections, ${durationSeconds} s per row`);
-    const bare = await run(bareUrl, ['/bare']);
-    const bareRequestsPerSecond = bare.requestsPerSecond;
-    log({ scenario: '(a) bare Koa route', products, measurement: bare, bareRequestsPerSecond });
-    const searchRow = (scenario: string, measurement: Measurement): Row => ({
+    // The bare route is always measured: every other row's ratio is to it.
+    const bare = await run(bareServer, ['/bare']);
+    const bareRequestsPerSecond = bare.measurement.requestsPerSecond;
+    if (measures('a')) log({ scenario: '(a) bare Koa route', products, ...bare, bareRequestsPerSecond });
+    const searchRow = (scenario: string, measured: Awaited<ReturnType<typeof run>>): Row => ({
       scenario,
       products,
-      measurement,
+      ...measured,
       bareRequestsPerSecond,
-      target: { text: `p99 < ${searchTarget} ms`, met: measurement.p99 < searchTarget },
+      target: { text: `p99 < ${searchTarget} ms`, met: measured.measurement.p99 < searchTarget },
     });
-    log(searchRow('(b) search, mix of all queries below, result cache on', await run(web.url!, searchPaths)));
-    log(searchRow('(b0) search, the same mix, result cache off', await run(uncached.url!, searchPaths)));
+    if (measures('b')) log(searchRow('(b) search, mix of all queries below, result cache on', await run(web, searchPaths)));
+    if (measures('b0')) log(searchRow('(b0) search, the same mix, result cache off', await run(uncached, searchPaths)));
     for (const [i, scenario] of searchScenarios.entries()) {
-      log(searchRow(`(b${i + 1}) search, cache off: ${scenario.name}`, await run(uncached.url!, [searchPaths[i]!])));
+      if (!measures(`b${i + 1}`)) continue;
+      log(searchRow(`(b${i + 1}) search, cache off: ${scenario.name}`, await run(uncached, [searchPaths[i]!])));
     }
-    const suggest = await run(web.url!, [suggestPath]);
-    log({
-      scenario: '(c) suggest, cache hit',
-      products,
-      measurement: suggest,
-      bareRequestsPerSecond,
-      target: { text: '≥ 50% of bare req/s', met: suggest.requestsPerSecond >= 0.5 * bare.requestsPerSecond },
-    });
+    if (measures('c')) {
+      const suggest = await run(web, [suggestPath]);
+      log({
+        scenario: '(c) suggest, cache hit',
+        products,
+        ...suggest,
+        bareRequestsPerSecond,
+        target: { text: '≥ 50% of bare req/s', met: suggest.measurement.requestsPerSecond >= 0.5 * bareRequestsPerSecond },
+      });
+    }
     return rows;
   } finally {
     await Promise.all([web.stop(), uncached.stop()]);
@@ -167,15 +185,16 @@ async function measureCatalog(products: number, bareUrl: string): Promise<Row[]>
 
 function table(rows: Row[]): string {
   const lines = [
-    '| Scenario | Products | Requests/s | p50 ms | p99 ms | vs bare req/s | Target | Non-2xx / errors |',
-    '|---|---:|---:|---:|---:|---:|---|---:|',
+    '| Scenario | Products | Requests/s | p50 ms | p99 ms | vs bare req/s | CPU ms/request: app + PostgreSQL | Target | Non-2xx / errors |',
+    '|---|---:|---:|---:|---:|---:|---:|---|---:|',
   ];
   for (const row of rows) {
     const m = row.measurement;
     const ratio = `${Math.round((100 * m.requestsPerSecond) / row.bareRequestsPerSecond)}%`;
     const target = row.target ? `${row.target.text} ${row.target.met ? '✅' : '❌'}` : '';
     lines.push(
-      `| ${row.scenario} | ${row.products.toLocaleString('en')} | ${Math.round(m.requestsPerSecond)} | ${m.p50} | ${m.p99} | ${ratio} | ${target} | ${m.non2xx} / ${m.errors} |`,
+      `| ${row.scenario} | ${row.products.toLocaleString('en')} | ${Math.round(m.requestsPerSecond)} | ${m.p50} | ${m.p99} | ${ratio} | ` +
+        `${row.cpuMs.app.toFixed(2)} + ${row.cpuMs.postgres.toFixed(2)} | ${target} | ${m.non2xx} / ${m.errors} |`,
     );
   }
   return lines.join('\n');
@@ -186,14 +205,15 @@ const loadAtStart = os.loadavg();
 const bareServer = await startProcess('bare', 'bench/bare-server.ts', {}, true);
 const results: Row[] = [];
 try {
-  for (const products of sizes) results.push(...(await measureCatalog(products, `${bareServer.url}`)));
+  for (const products of sizes) results.push(...(await measureCatalog(products, bareServer)));
 } finally {
   await bareServer.stop();
 }
 
 console.log(`\n## Search benchmark\n`);
 console.log(
-  `\`npm run bench:search -- --products ${sizes.join(',')} --duration ${durationSeconds} --connections ${connections}\`, ` +
+  `\`npm run bench:search -- --products ${sizes.join(',')} --duration ${durationSeconds} --connections ${connections}` +
+    `${options.rows === undefined ? '' : ` --rows ${options.rows}`}\`, ` +
     `${startedAt.toISOString()}; ${os.availableParallelism()} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), ` +
     `load average at start ${loadAtStart.map((load) => load.toFixed(2)).join(' ')}; Redis: ${process.env.REDIS_URL ? 'yes' : 'no (in-memory cache)'}.\n`,
 );

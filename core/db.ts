@@ -1,5 +1,6 @@
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
+import { typoSimilarityThreshold } from './catalog/typo-threshold.ts';
 
 // PostgreSQL returns bigint (COUNT, SUM, bigserial) as strings because they may exceed 2^53.
 // Our counts and ids stay far below that, and JSON clients expect numbers.
@@ -11,7 +12,8 @@ export type Db = Knex;
 export function createDb(connectionString: string, poolMax = 10): Db {
   return knexFactory({
     client: 'pg',
-    connection: { connectionString, application_name: 'shop' },
+    // Session settings: the threshold of pg_trgm's `<%` for the search's typo step.
+    connection: { connectionString, application_name: 'shop', options: `-c pg_trgm.word_similarity_threshold=${typoSimilarityThreshold}` },
     pool: { min: 0, max: poolMax },
     migrations: { directory: migrationsDir, loadExtensions: ['.ts'] },
   });

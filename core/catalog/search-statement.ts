@@ -1,0 +1,199 @@
+import type { ProductOrdering, ProductSearch } from './search.ts';
+
+// The one SQL statement that answers a product search: the page (with categories and the store's
+// quantities), the exact total and whether the store exists, in a single round trip and a single
+// plan. Every query here is shaped for the indexes of db/migrations/20261125000300_search_indexes.ts;
+// docs/query-plans.md shows the plans on a million products.
+//
+// Shape:
+//   WITH page AS MATERIALIZED (ids and sort keys of the filtered, sorted products, LIMIT/OFFSET)
+//   SELECT meta.total, meta.store_known, r.*
+//   FROM (SELECT <count> AS total, <store exists> AS store_known) meta
+//   LEFT JOIN (page joined to products, categories, the store's inventory) r ON true
+// The page sorts and cuts over ids and sort keys only, so sorting or counting many matches moves
+// small rows; the joins then cost page_size lookups. The one meta row makes an empty page still
+// answer its total.
+//
+// Counts (the API wants an exact one on every page), cheapest first:
+// - no filter at all: the trigger-maintained product_count row;
+// - only store_id + in_stock: that store's in-stock inventory rows, an index-only scan of the
+//   partial index (each row is one product: unique (store_id, product_id), and the foreign key
+//   guarantees the product exists); in_stock=false is the rest of the catalog;
+// - text in relevance order: the page scores every match anyway, so it returns the total as
+//   count(*) OVER (); only an empty page past the end needs its own count, which PostgreSQL
+//   evaluates only then (an uncorrelated sub-select is run when its value is first needed);
+// - text in any other order: a count of its own, and the page only runs when it is not 0 (the
+//   page can then stop after page_size rows of an ordered index; with the window, PostgreSQL 15
+//   costs the plan as if LIMIT stopped early and walks an ordered index over every match);
+// - anything else: count(*) over the filtered products, kept sargable so that it is an
+//   index-only range scan where one index covers the filters.
+//
+// Text matching, in two steps (the second is a statement of its own, run by search.ts only when
+// the first counts nothing):
+// 1. Exact: a product matches when every word occurs in its title or its description
+//    (case-insensitive). Trigram GIN indexes answer `ILIKE '%word%'`. Words of one or two letters
+//    ("tv", "4k") have no trigram of their own, so they must start a title word instead, which the
+//    title index can still answer.
+// 2. Typo-tolerant: titles word-similar to the text (pg_trgm `<%`, whose threshold every
+//    connection sets at start-up: core/db.ts).
+
+export type TextMatch =
+  | { kind: 'exact'; words: [string, ...string[]] }
+  | { kind: 'typo'; text: string }
+  /** Text without a single letter or digit: nothing can match. */
+  | { kind: 'none' };
+
+export interface Statement {
+  text: string;
+  values: unknown[];
+}
+
+/** Numbered parameters ($1, $2, ...), each cast to its type so that a prepared statement is typed. */
+class Parameters {
+  readonly values: unknown[] = [];
+  add(value: unknown, type: string): string {
+    this.values.push(value);
+    return `$${this.values.length}::${type}`;
+  }
+}
+
+interface Ordering {
+  /** Sort keys selected next to the id in the page: `expression AS name`. */
+  keys: string[];
+  /** Keys computed per match (relevance), carried out of the page to sort the joined rows. */
+  scores: string[];
+  /** ORDER BY over the keys' names and id; the tie-break follows the sort's direction. */
+  orderBy: string;
+}
+
+/** The statement for one page of `search`, text matched as `match` (null: no text). */
+export function searchStatement(search: ProductSearch, match: TextMatch | null): Statement {
+  const parameters = new Parameters();
+  const store = search.storeId === undefined ? null : parameters.add(search.storeId, 'int');
+  const words = wordTests(parameters, match);
+  const where = conditions(parameters, search, match, words, store).join(' AND ') || 'true';
+  const order = ordering(parameters, match === null ? (search.ordering ?? 'id') : (search.ordering ?? 'relevance'), match, words);
+  const scoresEveryMatch = order.scores.length > 0;
+  const filteredCount = `(SELECT count(*) FROM products p WHERE ${where})`;
+
+  let count: string;
+  let gate = '';
+  let counted = '';
+  if (match === null) {
+    count = filterOnlyCount(search, store, filteredCount);
+  } else if (scoresEveryMatch) {
+    // An empty first page means no match; an empty later page may be past the end.
+    count = `coalesce((SELECT total FROM page LIMIT 1), ${search.page === 1 ? '0' : filteredCount})`;
+  } else {
+    counted = `counted AS MATERIALIZED (SELECT count(*) AS n FROM products p WHERE ${where}), `;
+    count = '(SELECT n FROM counted)';
+    gate = ' AND (SELECT n FROM counted) > 0';
+  }
+
+  const limit = parameters.add(search.pageSize, 'int');
+  const offset = parameters.add((search.page - 1) * search.pageSize, 'int');
+  const page =
+    `SELECT p.id${order.keys.map((key) => `, ${key}`).join('')}${scoresEveryMatch ? ', count(*) OVER () AS total' : ''} ` +
+    `FROM products p WHERE ${where}${gate} ORDER BY ${order.orderBy} LIMIT ${limit} OFFSET ${offset}`;
+  const quantity = store === null ? '' : ', coalesce(i.quantity, 0) AS store_quantity';
+  const stock = store === null ? '' : ` LEFT JOIN inventory i ON i.product_id = p.id AND i.store_id = ${store}`;
+  const rows =
+    `SELECT p.id, p.title, p.description, p.price, p.created_at, p.category_id, c.name AS category_name` +
+    `${order.scores.map((score) => `, page.${score}`).join('')}${quantity} ` +
+    `FROM page JOIN products p ON p.id = page.id JOIN categories c ON c.id = p.category_id${stock}`;
+  const storeKnown = store === null ? 'true' : `EXISTS (SELECT FROM stores WHERE id = ${store})`;
+  const text =
+    `WITH ${counted}page AS MATERIALIZED (${page}) ` +
+    `SELECT meta.total, meta.store_known, r.* FROM (SELECT ${count} AS total, ${storeKnown} AS store_known) meta ` +
+    `LEFT JOIN (${rows}) r ON true ORDER BY ${order.orderBy.replace(/(^|, )(\w+)/g, '$1r.$2')}`;
+  return { text, values: parameters.values };
+}
+
+/** The filters of the search as conditions on products AS p. */
+function conditions(parameters: Parameters, search: ProductSearch, match: TextMatch | null, words: WordTest[], store: string | null): string[] {
+  const where: string[] = [];
+  if (match?.kind === 'none') where.push('false');
+  if (match?.kind === 'typo') where.push(`${parameters.add(match.text, 'text')} <% p.title`);
+  for (const word of words) where.push(word.inDescription ? `(${word.inTitle} OR ${word.inDescription})` : word.inTitle);
+  if (typeof search.category === 'number') where.push(`p.category_id = ${parameters.add(search.category, 'int')}`);
+  if (typeof search.category === 'string') {
+    where.push(`p.category_id = (SELECT c.id FROM categories c WHERE lower(c.name) = lower(${parameters.add(search.category, 'text')}))`);
+  }
+  if (search.priceMin !== undefined) where.push(`p.price >= ${parameters.add(search.priceMin, 'numeric')}`);
+  if (search.priceMax !== undefined) where.push(`p.price <= ${parameters.add(search.priceMax, 'numeric')}`);
+  if (search.inStock !== undefined) {
+    const inStore = store === null ? '' : ` AND i.store_id = ${store}`;
+    where.push(`${search.inStock ? '' : 'NOT '}EXISTS (SELECT FROM inventory i WHERE i.product_id = p.id AND i.quantity > 0${inStore})`);
+  }
+  return where;
+}
+
+interface WordTest {
+  /** "The title contains this word": anywhere for 3+ characters, at the start of a title word otherwise. */
+  inTitle: string;
+  /** Only for words long enough to have trigrams (the description index needs them). */
+  inDescription: string | null;
+}
+
+function wordTests(parameters: Parameters, match: TextMatch | null): WordTest[] {
+  if (match?.kind !== 'exact') return [];
+  // Words are letters and digits only, so they carry no LIKE wildcards to escape.
+  return match.words.map((word) => {
+    if (word.length < 3) {
+      return { inTitle: `(p.title ILIKE ${parameters.add(`${word}%`, 'text')} OR p.title ILIKE ${parameters.add(`% ${word}%`, 'text')})`, inDescription: null };
+    }
+    const pattern = parameters.add(`%${word}%`, 'text');
+    return { inTitle: `p.title ILIKE ${pattern}`, inDescription: `p.description ILIKE ${pattern}` };
+  });
+}
+
+/** Counts without text: see the comment at the top. */
+function filterOnlyCount(search: ProductSearch, store: string | null, filteredCount: string): string {
+  const productFilters = search.category !== undefined || search.priceMin !== undefined || search.priceMax !== undefined;
+  if (!productFilters && search.inStock === undefined) return '(SELECT n FROM product_count)';
+  if (!productFilters && store !== null) {
+    const inStock = `(SELECT count(*) FROM inventory WHERE store_id = ${store} AND quantity > 0)`;
+    return search.inStock ? inStock : `(SELECT n FROM product_count) - ${inStock}`;
+  }
+  return filteredCount;
+}
+
+/**
+ * Each ordering ends in id, so pages never overlap or skip rows; the tie-break follows the sort's
+ * direction so that one backward index scan serves the descending orders.
+ */
+function ordering(parameters: Parameters, name: ProductOrdering | 'id', match: TextMatch | null, words: WordTest[]): Ordering {
+  const byColumn = (column: string | null, orderBy: string): Ordering => ({ keys: column ? [column] : [], scores: [], orderBy });
+  switch (name) {
+    case 'price': return byColumn('p.price', 'price ASC, id ASC');
+    case '-price': return byColumn('p.price', 'price DESC, id DESC');
+    case 'title': return byColumn('p.title', 'title ASC, id ASC');
+    case '-title': return byColumn('p.title', 'title DESC, id DESC');
+    case 'newest': return byColumn('p.created_at', 'created_at DESC, id DESC');
+    case 'id': return byColumn(null, 'id ASC');
+    case 'relevance': return relevance(parameters, match, words);
+  }
+}
+
+/**
+ * Exact matches: products with more of the words in their title first (description-only matches
+ * last), then those whose title mentions the first word earlier ("Apple iPhone 15" before "Case
+ * for iPhone 15"), then id. Both are cheap per row, which matters: every match is scored.
+ * Typo-tolerant matches: most similar title first. Without text there is nothing to rank: id order.
+ */
+function relevance(parameters: Parameters, match: TextMatch | null, words: WordTest[]): Ordering {
+  if (match === null || match.kind === 'none') return { keys: [], scores: [], orderBy: 'id ASC' };
+  if (match.kind === 'typo') {
+    return {
+      keys: [`word_similarity(${parameters.add(match.text, 'text')}, p.title) AS similarity`],
+      scores: ['similarity'],
+      orderBy: 'similarity DESC, id ASC',
+    };
+  }
+  const inTitle = words.map((word) => `(${word.inTitle})::int`).join(' + ');
+  return {
+    keys: [`${inTitle} AS words_in_title`, `nullif(strpos(lower(p.title), ${parameters.add(match.words[0], 'text')}), 0) AS first_word_at`],
+    scores: ['words_in_title', 'first_word_at'],
+    orderBy: 'words_in_title DESC, first_word_at ASC NULLS LAST, id ASC',
+  };
+}
