@@ -9,7 +9,7 @@ import type { ProductOrdering, ProductSearch } from './search.ts';
 //   WITH page AS MATERIALIZED (ids and sort keys of the filtered, sorted products, LIMIT/OFFSET)
 //   SELECT meta.total, meta.store_known, r.*
 //   FROM (SELECT <count> AS total, <store exists> AS store_known) meta
-//   LEFT JOIN (page joined to products, categories, the store's inventory) r ON true
+//   LEFT JOIN (page joined to its products, their categories, the store's inventory) r ON true
 // The page sorts and cuts over ids and sort keys only, so sorting or counting many matches moves
 // small rows; the joins then cost page_size lookups. The one meta row makes an empty page still
 // answer its total.
@@ -57,6 +57,11 @@ class Parameters {
   }
 }
 
+// The page's products are looked up one by one (OFFSET 0 keeps the lateral sub-select from being
+// merged into a join): on a small catalog the planner would rather hash the whole products table
+// than probe its primary key page_size times, which costs several times more.
+const productColumns = 'p.id, p.title, p.description, p.price, p.created_at, p.category_id';
+
 interface Ordering {
   /** Sort keys selected next to the id in the page: `expression AS name`. */
   keys: string[];
@@ -90,17 +95,24 @@ export function searchStatement(search: ProductSearch, match: TextMatch | null):
     gate = ' AND (SELECT n FROM counted) > 0';
   }
 
-  const limit = parameters.add(search.pageSize, 'int');
-  const offset = parameters.add((search.page - 1) * search.pageSize, 'int');
+  // LIMIT and OFFSET are written into the text, not bound: with parameters there, a prepared
+  // statement's generic plan assumes 10% of the matches are wanted, never wins over re-planning,
+  // and every run pays the planner. They are integers, checked here, so nothing else can get in.
+  if (!Number.isInteger(search.page) || !Number.isInteger(search.pageSize) || search.page < 1 || search.pageSize < 1) {
+    throw new RangeError('page and pageSize are positive integers');
+  }
+  const limit = String(search.pageSize);
+  const offset = String((search.page - 1) * search.pageSize);
   const page =
     `SELECT p.id${order.keys.map((key) => `, ${key}`).join('')}${scoresEveryMatch ? ', count(*) OVER () AS total' : ''} ` +
     `FROM products p WHERE ${where}${gate} ORDER BY ${order.orderBy} LIMIT ${limit} OFFSET ${offset}`;
   const quantity = store === null ? '' : ', coalesce(i.quantity, 0) AS store_quantity';
   const stock = store === null ? '' : ` LEFT JOIN inventory i ON i.product_id = p.id AND i.store_id = ${store}`;
   const rows =
-    `SELECT p.id, p.title, p.description, p.price, p.created_at, p.category_id, c.name AS category_name` +
+    `SELECT ${productColumns}, c.name AS category_name` +
     `${order.scores.map((score) => `, page.${score}`).join('')}${quantity} ` +
-    `FROM page JOIN products p ON p.id = page.id JOIN categories c ON c.id = p.category_id${stock}`;
+    `FROM page CROSS JOIN LATERAL (SELECT ${productColumns} FROM products p WHERE p.id = page.id OFFSET 0) p ` +
+    `JOIN categories c ON c.id = p.category_id${stock}`;
   const storeKnown = store === null ? 'true' : `EXISTS (SELECT FROM stores WHERE id = ${store})`;
   const text =
     `WITH ${counted}page AS MATERIALIZED (${page}) ` +
