@@ -22,7 +22,7 @@ export interface QueuedPhase {
   decidedPerSecond: number;
   check: StockCheck;
   emailsDelivered: number;
-  /** CPU ms per order of the web process, and of the worker process(es) (decisions and emails). */
+  /** CPU ms per order of the web process, and of the order worker and mailer processes together. */
   webCpuMs: number;
   workerCpuMs: number;
   /** CPU ms per order of the local PostgreSQL server's processes (0 when it is remote). */
@@ -88,7 +88,7 @@ export function renderReport(report: Report): string {
     add(`${shape}: decision latency p99`, ms(q.decisionP99), '', naive ? ratio(q.decisionP99, naive.p99) : '', '< 500 ms', verdict(q.decisionP99 < 500));
     add(`${shape}: decision latency p50 / p99 in the database (created_at → decided_at)`, `${ms(q.dbDecisionP50)} / ${ms(q.dbDecisionP99)}`, '', '', '', '');
     add(`${shape}: zero oversell, every order decided`, verdict(q.check.ok), '', '', 'yes', verdict(q.check.ok));
-    add(`${shape}: CPU per order, web + worker process(es)`, `${ms(q.webCpuMs)} + ${ms(q.workerCpuMs)}`, '', naive ? ratio(q.webCpuMs + q.workerCpuMs, naive.cpuMs) : '', '', '');
+    add(`${shape}: CPU per order, web + workers and mailer`, `${ms(q.webCpuMs)} + ${ms(q.workerCpuMs)}`, '', naive ? ratio(q.webCpuMs + q.workerCpuMs, naive.cpuMs) : '', '', '');
     add(`${shape}: CPU per order, PostgreSQL (local server) + this benchmark process`, `${ms(q.postgresCpuMs)} + ${ms(q.benchCpuMs)}`, '', naive ? ratio(q.postgresCpuMs, naive.postgresCpuMs) : '', '', '');
     add(`${shape}: the machine's CPU those four used, first submit → last email`, `${Math.round(q.machineShare * 100)}%`, '', '', '', '');
     add(`${shape}: confirmed / rejected / emails delivered`, `${q.confirmed} / ${q.rejected} / ${q.emailsDelivered}`, '', '', '', '');

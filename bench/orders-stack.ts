@@ -55,15 +55,15 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * Starts `node <script>` with `env`; with `http` it waits until GET /healthz answers. Output is
+ * Starts `node <script> <args>` with `env`; with `http` it waits until GET /healthz answers. Output is
  * kept and printed only when the process dies unexpectedly. With BENCH_PROFILE_DIR set, each
  * process writes a CPU profile there when it stops (NODE_OPTIONS may not carry --cpu-prof).
  */
-export async function startProcess(name: string, script: string, env: Record<string, string>, http: boolean): Promise<RunningProcess> {
+export async function startProcess(name: string, script: string, env: Record<string, string>, http: boolean, args: string[] = []): Promise<RunningProcess> {
   const port = http ? await freePort() : 0;
   const profileDir = process.env.BENCH_PROFILE_DIR;
   const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name.replace(/\W+/g, '-')}.cpuprofile`] : [];
-  const child: ChildProcess = spawn(process.execPath, [...profile, script], {
+  const child: ChildProcess = spawn(process.execPath, [...profile, script, ...args], {
     cwd: projectRoot,
     env: { ...process.env, ...env, ...(http ? { PORT: String(port) } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -5,7 +5,7 @@
 //   npm run bench:orders                        # full size: 2,000 flash-sale + 10,000 spread orders
 //   npm run bench:orders -- --orders 200        # a smoke run
 //   options: --flash-orders N --spread-orders N --orders N (both) --concurrency 50 --flash-stock 500
-//            --stores 25 --products 100 --users 200 --workers 1 --rowlock-seconds 5 --seed 42
+//            --stores 25 --products 100 --users 200 --workers 1 (order worker processes; one mailer runs beside them) --rowlock-seconds 5 --seed 42
 //
 // DATABASE_URL names the PostgreSQL server to use; the benchmark creates (and re-creates on every
 // run) its own database `shop_bench_orders` there. REDIS_URL is passed on when set.
@@ -271,11 +271,13 @@ async function main(): Promise<void> {
       REDIS_KEY_PREFIX: 'shop_bench_orders:',
     };
     decisions = await listenForDecisions(databaseUrl);
-    say('starting web, worker(s) and the naive app');
+    say('starting web, worker(s), mailer and the naive app');
     const webProcess = await startProcess('web', 'server/main.ts', env, true);
     processes.push(webProcess);
     const workerProcesses: RunningProcess[] = [];
-    for (let i = 0; i < settings.workers; i++) workerProcesses.push(await startProcess(`worker ${i + 1}`, 'workers/main.ts', env, false));
+    // As the Procfile runs them: order workers (`worker`) and a mailer for the emails (`mailer`).
+    for (let i = 0; i < settings.workers; i++) workerProcesses.push(await startProcess(`worker ${i + 1}`, 'workers/main.ts', env, false, ['orders']));
+    workerProcesses.push(await startProcess('mailer', 'workers/main.ts', env, false, ['email']));
     processes.push(...workerProcesses);
     const naiveProcess = await startProcess('naive app', 'bench/naive-order-app.ts', env, true);
     processes.push(naiveProcess);
@@ -317,7 +319,7 @@ async function main(): Promise<void> {
       command: `npm run bench:orders${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
       machine: machine(),
       load: `${loadAtStart} at the start, ${loadavg().map((l) => l.toFixed(2)).join(' ')} at the end`,
-      settings: `${settings.flashOrders} flash-sale orders (stock ${settings.flashStock}), ${settings.spreadOrders} spread orders over ${settings.stores} stores × ${settings.products} products, concurrency ${settings.concurrency}, ${settings.users} users, ${settings.workers} worker process(es), seed ${settings.seed}`,
+      settings: `${settings.flashOrders} flash-sale orders (stock ${settings.flashStock}), ${settings.spreadOrders} spread orders over ${settings.stores} stores × ${settings.products} products, concurrency ${settings.concurrency}, ${settings.users} users, ${settings.workers} order worker process(es) and 1 mailer, seed ${settings.seed}`,
       rowLock,
       flash: { queued: flashQueued, naive: flashNaive },
       spread: { queued: spreadQueued, naive: spreadNaive },

@@ -16,6 +16,7 @@ import { createEmailQueues, EMAIL_DEAD_LETTER_QUEUE, EMAIL_QUEUE, enqueueConfirm
 import { createLogger } from '../core/logger.ts';
 import { openServices, type OpenServices } from '../core/services.ts';
 import { startEmailWorker } from '../workers/email.ts';
+import { parseWorkerQueues } from '../workers/start.ts';
 import { testEnvironment } from './support/environment.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
 import { startWorkersInProcess, type InProcessWorkers } from './support/workers.ts';
@@ -337,5 +338,51 @@ describe('confirmation email, end to end', function () {
     expect(mail.headers.get('subject')).to.equal(`Order #${id} confirmed`);
     expect(mail.text).to.match(/3 x Paper clip \w+ @ 0\.10 = 0\.30/);
     expect(mail.text).to.include('TOTAL: 0.50');
+  });
+});
+
+describe('worker processes by queue (Procfile worker and mailer)', function () {
+  this.timeout(60_000);
+  const smtp = new TestSmtpServer();
+  let app: TestApp;
+  const workers: InProcessWorkers[] = [];
+
+  before(async () => {
+    await smtp.start();
+    app = await startTestApp();
+  });
+
+  after(async () => {
+    for (const running of workers) await running.stop();
+    await app?.close();
+    await smtp.close();
+  });
+
+  it('reads the queues from the command line: none means all, unknown names are refused', () => {
+    expect(parseWorkerQueues([])).to.deep.equal(['orders', 'email']);
+    expect(parseWorkerQueues(['orders'])).to.deep.equal(['orders']);
+    expect(parseWorkerQueues(['email', 'email'])).to.deep.equal(['email']);
+    expect(() => parseWorkerQueues(['orders', 'emails'])).to.throw(/unknown queue emails/);
+  });
+
+  it('an orders worker decides the order and leaves its email to a mailer', async () => {
+    const smtpSettings = { SMTP_URL: `smtp://127.0.0.1:${smtp.port}`, MAIL_FROM };
+    workers.push(await startWorkersInProcess(smtpSettings, ['orders']));
+    const db = app.services.db;
+    const fixture = await createFixture(db);
+    await db('inventory').insert({ store_id: fixture.storeId, product_id: fixture.products[0]!.id, quantity: 10 });
+    const user = await db('users').where({ email: fixture.userEmail }).first('id');
+    const token = signAccessToken({ userId: user.id, isStaff: false }, app.services.jwtSecret, 300);
+
+    const placed = await app.request('/orders/orders/?wait=30', { token, body: { store_id: fixture.storeId, items: [{ product_id: fixture.products[0]!.id, quantity_requested: 1 }] } });
+    const order = (await placed.json()) as { id: number; status: string };
+    expect(order.status).to.equal('CONFIRMED');
+    // Long enough for an email worker to have polled (1 s) had the orders worker started one.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(smtp.messagesTo(fixture.userEmail)).to.have.length(0);
+
+    workers.push(await startWorkersInProcess(smtpSettings, ['email']));
+    const mail = await waitUntil('the confirmation email', () => smtp.messagesTo(fixture.userEmail).map((m) => parseMessage(m.raw))[0]);
+    expect(mail.headers.get('subject')).to.equal(`Order #${order.id} confirmed`);
   });
 });

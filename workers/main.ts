@@ -1,19 +1,28 @@
-// Worker process (Procfile `worker`): decides orders and sends emails from pg-boss. Any number
-// may run; pg-boss gives each store's orders to one of them at a time.
+// Worker process: works pg-boss queues. `node workers/main.ts orders` decides orders (Procfile
+// `worker`), `node workers/main.ts email` sends confirmation emails (Procfile `mailer`); with no
+// queue named it works both. Any number of each may run; pg-boss gives each store's orders to one
+// of them at a time.
 import { loadConfig } from '../core/config.ts';
 import { createLogger } from '../core/logger.ts';
 import { openServices } from '../core/services.ts';
 import { stopOnSignal } from '../core/shutdown.ts';
-import { startWorkers } from './start.ts';
+import { parseWorkerQueues, startWorkers, type WorkerQueue } from './start.ts';
 
 const config = loadConfig();
 const log = createLogger(config.LOG_LEVEL);
+let queues: WorkerQueue[];
+try {
+  queues = parseWorkerQueues(process.argv.slice(2));
+} catch (error) {
+  log.fatal(`usage: node workers/main.ts [orders] [email]: ${(error as Error).message}`);
+  process.exit(2);
+}
 if (!config.DATABASE_URL) {
   log.fatal('DATABASE_URL is not set (use `npm start` for development with an embedded database)');
   process.exit(1);
 }
 const services = await openServices(config, log, config.DATABASE_URL, { runsWorkers: true });
-await startWorkers(services);
-log.info('worker process running');
+await startWorkers(services, queues);
+log.info({ queues }, 'worker process running');
 // SIGTERM: stop fetching, let the running turns commit, then close.
 stopOnSignal(log, () => services.close());

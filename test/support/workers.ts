@@ -5,7 +5,7 @@ import { loadConfig, type Config } from '../../core/config.ts';
 import { createLogger } from '../../core/logger.ts';
 import { projectRoot } from '../../core/paths.ts';
 import { openServices, type OpenServices } from '../../core/services.ts';
-import { startWorkers } from '../../workers/start.ts';
+import { startWorkers, WORKER_QUEUES, type WorkerQueue } from '../../workers/start.ts';
 import { testEnvironment } from './environment.ts';
 
 // Job workers for tests, started exactly as production starts them: in this process through
@@ -18,12 +18,12 @@ export interface InProcessWorkers {
   stop(): Promise<void>;
 }
 
-export async function startWorkersInProcess(overrides: Partial<Record<keyof Config, string>> = {}): Promise<InProcessWorkers> {
+export async function startWorkersInProcess(overrides: Partial<Record<keyof Config, string>> = {}, queues: readonly WorkerQueue[] = WORKER_QUEUES): Promise<InProcessWorkers> {
   const { databaseUrl } = testEnvironment();
   const sink = await startMailSink();
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: databaseUrl, SMTP_URL: sink.url, ...overrides });
   const services = await openServices(config, createLogger(config.LOG_LEVEL), databaseUrl, { runsWorkers: true });
-  await startWorkers(services);
+  await startWorkers(services, queues);
   return {
     services,
     async stop() {
