@@ -241,6 +241,32 @@ describe('GET /api/search/products/', () => {
       expect(ids(exact)).to.deep.equal([fixture.alpha, fixture.beta]);
     });
 
+    it('counts category and price ranges from product_price_counts, which follows every change to products', async () => {
+      const range = { category: fixture.categoryId, price_min: '10', price_max: '30' };
+      expect((await ok(range)).count).to.equal(3); // alpha and beta at 10.00, the widget at 25.50
+      const [added] = await db()('products').insert({ title: `Priced ${suffix}`, price: '20.00', category_id: fixture.categoryId }).returning('id');
+      await db()('products').where('id', fixture.gamma).update({ price: '15.00' }); // repriced into the range
+      await db()('products').where('id', fixture.beta).update({ title: 'Quokkatron Beta' }); // neither: the pairs stay
+      await bumpCatalogVersion(app.services);
+      try {
+        expect((await ok(range)).count).to.equal(5); // alpha, beta, the widget, the new one, gamma
+        await db()('products').where('id', fixture.widget).update({ category_id: 1 }); // moved out of the category
+        await bumpCatalogVersion(app.services);
+        expect((await ok(range)).count).to.equal(4);
+        const summed = await db()('product_price_counts').where('n', '>', 0).orderBy(['category_id', 'price']).select('category_id', 'price', 'n');
+        const counted = await db()('products').groupBy('category_id', 'price').orderBy(['category_id', 'price']).select('category_id', 'price', db().raw('count(*) AS n'));
+        expect(summed).to.deep.equal(counted);
+      } finally {
+        await db()('products').where('id', added.id).delete();
+        await db()('products').where('id', fixture.gamma).update({ price: '99.99' });
+        await db()('products').where('id', fixture.widget).update({ category_id: fixture.categoryId });
+        await bumpCatalogVersion(app.services);
+      }
+      expect((await ok(range)).count).to.equal(3);
+      const pairs = await db()('product_price_counts').where({ category_id: fixture.categoryId }).orderBy('price').select('price', 'n');
+      expect(pairs).to.deep.equal([{ price: '10.00', n: 2 }, { price: '25.50', n: 1 }, { price: '99.99', n: 1 }], 'emptied pairs are removed');
+    });
+
     it('refuses malformed and negative amounts, and a minimum above the maximum', async () => {
       await badRequest({ price_min: 'cheap' }, 'price_min');
       await badRequest({ price_min: '-1' }, 'price_min');
@@ -343,6 +369,22 @@ describe('GET /api/search/products/', () => {
     });
     expect(page.count).to.equal(1);
     expect(page.results[0]).to.include({ id: fixture.alpha, store_quantity: 5, price: '10.00' });
+  });
+
+  it('answers a page, its total and the store check in one statement; a typo takes a second one', async () => {
+    const statements: string[] = [];
+    const record = (query: { sql: string }) => statements.push(query.sql);
+    db().on('query', record);
+    try {
+      // page_size 13: searches no other test sends, so none is answered from the cache.
+      await ok({ search: 'quokkatron', category: fixture.categoryId, price_max: '50', store_id: fixture.storeId, in_stock: 'true', page_size: 13 });
+      expect(statements).to.have.length(1);
+      statements.length = 0;
+      expect((await ok({ search: 'quokkatrom', page_size: 13 })).count).to.be.greaterThan(0);
+      expect(statements).to.have.length(2);
+    } finally {
+      db().off('query', record);
+    }
   });
 
   it('is described in the OpenAPI document with its query parameters', async () => {

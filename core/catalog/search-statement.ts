@@ -16,6 +16,8 @@ import type { ProductOrdering, ProductSearch } from './search.ts';
 //
 // Counts (the API wants an exact one on every page), cheapest first:
 // - no filter at all: the trigger-maintained product_count row;
+// - only category and price: the trigger-maintained product_price_counts rows of that range (a
+//   few hundred per category), summed;
 // - only store_id + in_stock: that store's in-stock inventory rows, an index-only scan of the
 //   partial index (each row is one product: unique (store_id, product_id), and the foreign key
 //   guarantees the product exists); in_stock=false is the rest of the catalog;
@@ -25,8 +27,8 @@ import type { ProductOrdering, ProductSearch } from './search.ts';
 // - text in any other order: a count of its own, and the page only runs when it is not 0 (the
 //   page can then stop after page_size rows of an ordered index; with the window, PostgreSQL 15
 //   costs the plan as if LIMIT stopped early and walks an ordered index over every match);
-// - anything else: count(*) over the filtered products, kept sargable so that it is an
-//   index-only range scan where one index covers the filters.
+// - anything else (stock filters with product filters): count(*) over the filtered products,
+//   kept sargable so that it is an index-only range scan where one index covers the filters.
 //
 // Text matching, in two steps (the second is a statement of its own, run by search.ts only when
 // the first counts nothing):
@@ -76,7 +78,8 @@ export function searchStatement(search: ProductSearch, match: TextMatch | null):
   const parameters = new Parameters();
   const store = search.storeId === undefined ? null : parameters.add(search.storeId, 'int');
   const words = wordTests(parameters, match);
-  const where = conditions(parameters, search, match, words, store).join(' AND ') || 'true';
+  const catalogFilters = catalogConditions(parameters, search);
+  const where = [...textConditions(parameters, match, words), ...catalogFilters, ...stockConditions(search, store)].join(' AND ') || 'true';
   const order = ordering(parameters, match === null ? (search.ordering ?? 'id') : (search.ordering ?? 'relevance'), match, words);
   const scoresEveryMatch = order.scores.length > 0;
   const filteredCount = `(SELECT count(*) FROM products p WHERE ${where})`;
@@ -85,7 +88,7 @@ export function searchStatement(search: ProductSearch, match: TextMatch | null):
   let gate = '';
   let counted = '';
   if (match === null) {
-    count = filterOnlyCount(search, store, filteredCount);
+    count = filterOnlyCount(search, store, catalogFilters, filteredCount);
   } else if (scoresEveryMatch) {
     // An empty first page means no match; an empty later page may be past the end.
     count = `coalesce((SELECT total FROM page LIMIT 1), ${search.page === 1 ? '0' : filteredCount})`;
@@ -121,23 +124,30 @@ export function searchStatement(search: ProductSearch, match: TextMatch | null):
   return { text, values: parameters.values };
 }
 
-/** The filters of the search as conditions on products AS p. */
-function conditions(parameters: Parameters, search: ProductSearch, match: TextMatch | null, words: WordTest[], store: string | null): string[] {
+// The filters of the search as conditions on products AS p.
+
+function textConditions(parameters: Parameters, match: TextMatch | null, words: WordTest[]): string[] {
+  if (match?.kind === 'none') return ['false'];
+  if (match?.kind === 'typo') return [`${parameters.add(match.text, 'text')} <% p.title`];
+  return words.map((word) => (word.inDescription ? `(${word.inTitle} OR ${word.inDescription})` : word.inTitle));
+}
+
+/** Category and price: columns that product_price_counts has too, so they also apply to it as p. */
+function catalogConditions(parameters: Parameters, search: ProductSearch): string[] {
   const where: string[] = [];
-  if (match?.kind === 'none') where.push('false');
-  if (match?.kind === 'typo') where.push(`${parameters.add(match.text, 'text')} <% p.title`);
-  for (const word of words) where.push(word.inDescription ? `(${word.inTitle} OR ${word.inDescription})` : word.inTitle);
   if (typeof search.category === 'number') where.push(`p.category_id = ${parameters.add(search.category, 'int')}`);
   if (typeof search.category === 'string') {
     where.push(`p.category_id = (SELECT c.id FROM categories c WHERE lower(c.name) = lower(${parameters.add(search.category, 'text')}))`);
   }
   if (search.priceMin !== undefined) where.push(`p.price >= ${parameters.add(search.priceMin, 'numeric')}`);
   if (search.priceMax !== undefined) where.push(`p.price <= ${parameters.add(search.priceMax, 'numeric')}`);
-  if (search.inStock !== undefined) {
-    const inStore = store === null ? '' : ` AND i.store_id = ${store}`;
-    where.push(`${search.inStock ? '' : 'NOT '}EXISTS (SELECT FROM inventory i WHERE i.product_id = p.id AND i.quantity > 0${inStore})`);
-  }
   return where;
+}
+
+function stockConditions(search: ProductSearch, store: string | null): string[] {
+  if (search.inStock === undefined) return [];
+  const inStore = store === null ? '' : ` AND i.store_id = ${store}`;
+  return [`${search.inStock ? '' : 'NOT '}EXISTS (SELECT FROM inventory i WHERE i.product_id = p.id AND i.quantity > 0${inStore})`];
 }
 
 interface WordTest {
@@ -160,10 +170,12 @@ function wordTests(parameters: Parameters, match: TextMatch | null): WordTest[] 
 }
 
 /** Counts without text: see the comment at the top. */
-function filterOnlyCount(search: ProductSearch, store: string | null, filteredCount: string): string {
-  const productFilters = search.category !== undefined || search.priceMin !== undefined || search.priceMax !== undefined;
-  if (!productFilters && search.inStock === undefined) return '(SELECT n FROM product_count)';
-  if (!productFilters && store !== null) {
+function filterOnlyCount(search: ProductSearch, store: string | null, catalogFilters: string[], filteredCount: string): string {
+  if (search.inStock === undefined) {
+    if (catalogFilters.length === 0) return '(SELECT n FROM product_count)';
+    return `(SELECT coalesce(sum(p.n), 0)::bigint FROM product_price_counts p WHERE ${catalogFilters.join(' AND ')})`;
+  }
+  if (catalogFilters.length === 0 && store !== null) {
     const inStock = `(SELECT count(*) FROM inventory WHERE store_id = ${store} AND quantity > 0)`;
     return search.inStock ? inStock : `(SELECT n FROM product_count) - ${inStock}`;
   }
