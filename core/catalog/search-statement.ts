@@ -75,6 +75,8 @@ interface Ordering {
   scores: string[];
   /** ORDER BY over the keys' names and id; the tie-break follows the sort's direction. */
   orderBy: string;
+  /** The keys read p.title_lower, which the page's source then provides. */
+  scoresLowerTitle?: boolean;
 }
 
 /** The statement for one page of `search`, text matched as `match` (null: no text). */
@@ -91,7 +93,10 @@ export function searchStatement(search: ProductSearch, match: TextMatch | null):
   const keys = order.keys.map((key) => `, ${key}`).join('');
   let count: string;
   let matches = '';
-  let pageSource = `SELECT p.id${keys}${scoresEveryMatch ? ', count(*) OVER () AS total' : ''} FROM products p WHERE ${where}`;
+  // Scoring reads the lowered title several times per match; the sub-select lowers it once (OFFSET
+  // 0 keeps PostgreSQL from merging it, which would copy lower(title) into every reference).
+  const scored = order.scoresLowerTitle ? `(SELECT p.id, lower(p.title) AS title_lower FROM products p WHERE ${where} OFFSET 0) p` : null;
+  let pageSource = `SELECT p.id${keys}${scoresEveryMatch ? ', count(*) OVER () AS total' : ''} FROM ${scored ?? `products p WHERE ${where}`}`;
   if (match === null) {
     count = filterOnlyCount(search, store, catalogFilters, filteredCount);
   } else if (scoresEveryMatch) {
@@ -156,6 +161,12 @@ function stockConditions(search: ProductSearch, store: string | null): string[] 
 interface WordTest {
   /** "The title contains this word": anywhere for 3+ characters, at the start of a title word otherwise. */
   inTitle: string;
+  /**
+   * The same test on p.title_lower, the title lowered once per match for scoring. In a UTF-8
+   * database `a ILIKE b` is `lower(a) LIKE lower(b)`, so this is the same test without lowering
+   * the title again for every word.
+   */
+  inLowerTitle: string;
   /** Only for words long enough to have trigrams (the description index needs them). */
   inDescription: string | null;
 }
@@ -165,10 +176,15 @@ function wordTests(parameters: Parameters, match: TextMatch | null): WordTest[] 
   // Words are letters and digits only, so they carry no LIKE wildcards to escape.
   return match.words.map((word) => {
     if (word.length < 3) {
-      return { inTitle: `(p.title ILIKE ${parameters.add(`${word}%`, 'text')} OR p.title ILIKE ${parameters.add(`% ${word}%`, 'text')})`, inDescription: null };
+      const [start, afterSpace] = [parameters.add(`${word}%`, 'text'), parameters.add(`% ${word}%`, 'text')];
+      return {
+        inTitle: `(p.title ILIKE ${start} OR p.title ILIKE ${afterSpace})`,
+        inLowerTitle: `(p.title_lower LIKE lower(${start}) OR p.title_lower LIKE lower(${afterSpace}))`,
+        inDescription: null,
+      };
     }
     const pattern = parameters.add(`%${word}%`, 'text');
-    return { inTitle: `p.title ILIKE ${pattern}`, inDescription: `p.description ILIKE ${pattern}` };
+    return { inTitle: `p.title ILIKE ${pattern}`, inLowerTitle: `p.title_lower LIKE lower(${pattern})`, inDescription: `p.description ILIKE ${pattern}` };
   });
 }
 
@@ -217,10 +233,11 @@ function relevance(parameters: Parameters, match: TextMatch | null, words: WordT
       orderBy: 'similarity DESC, id ASC',
     };
   }
-  const inTitle = words.map((word) => `(${word.inTitle})::int`).join(' + ');
+  const inTitle = words.map((word) => `(${word.inLowerTitle})::int`).join(' + ');
   return {
-    keys: [`${inTitle} AS words_in_title`, `nullif(strpos(lower(p.title), ${parameters.add(match.words[0], 'text')}), 0) AS first_word_at`],
+    keys: [`${inTitle} AS words_in_title`, `nullif(strpos(p.title_lower, ${parameters.add(match.words[0], 'text')}), 0) AS first_word_at`],
     scores: ['words_in_title', 'first_word_at'],
     orderBy: 'words_in_title DESC, first_word_at ASC NULLS LAST, id ASC',
+    scoresLowerTitle: true,
   };
 }
