@@ -1,3 +1,4 @@
+import type { Statement } from '../prepared-query.ts';
 import type { ProductOrdering, ProductSearch } from './search.ts';
 
 // The one SQL statement that answers a product search: the page (with categories and the store's
@@ -48,11 +49,6 @@ export type TextMatch =
   | { kind: 'typo'; text: string }
   /** Text without a single letter or digit: nothing can match. */
   | { kind: 'none' };
-
-export interface Statement {
-  text: string;
-  values: unknown[];
-}
 
 /** Numbered parameters ($1, $2, ...), each cast to its type so that a prepared statement is typed. */
 class Parameters {
@@ -129,7 +125,22 @@ export function searchStatement(search: ProductSearch, match: TextMatch | null):
     `WITH ${matches}page AS MATERIALIZED (${page}) ` +
     `SELECT meta.total, meta.store_known, r.* FROM (SELECT ${count} AS total, ${storeKnown} AS store_known) meta ` +
     `LEFT JOIN (${rows}) r ON true ORDER BY ${order.orderBy.replace(/(^|, )(\w+)/g, '$1r.$2')}`;
-  return { text, values: parameters.values };
+  return { text, values: parameters.values, reusablePlan: planSuitsEveryValue(search, match, catalogFilters) };
+}
+
+/**
+ * Whether one plan serves every value of the statement's parameters (core/prepared-query.ts):
+ * - text: the text indexes find the matches in every plan, whatever the words and filters;
+ * - no filter: the ordering's index is walked for page_size rows (store_id only adds quantities);
+ * - category and price in price order: the (category_id, price, id) or (price, id) index is read
+ *   over exactly the filtered range.
+ * Any other filter is checked row by row along an ordered index walk in a plan made for typical
+ * values, which for a rare value reads the whole index; those statements are planned every time.
+ */
+function planSuitsEveryValue(search: ProductSearch, match: TextMatch | null, catalogFilters: string[]): boolean {
+  if (match !== null) return true;
+  if (search.inStock !== undefined) return false;
+  return catalogFilters.length === 0 || search.ordering === 'price' || search.ordering === '-price';
 }
 
 // The filters of the search as conditions on products AS p.

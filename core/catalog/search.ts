@@ -1,5 +1,5 @@
 import type { Db } from '../db.ts';
-import { preparedQuery } from '../prepared-query.ts';
+import { runStatement } from '../prepared-query.ts';
 import { notFound } from '../problems.ts';
 import type { Services } from '../services.ts';
 import { cachedForCatalog } from './catalog-cache.ts';
@@ -88,8 +88,7 @@ interface Row {
 }
 
 function page(db: Db, search: ProductSearch, match: TextMatch | null): Promise<Row[]> {
-  const statement = searchStatement(search, match);
-  return preparedQuery<Row>(db, statement.text, statement.values);
+  return runStatement<Row>(db, searchStatement(search, match));
 }
 
 function answer(rows: Row[], search: ProductSearch): SearchResult {
