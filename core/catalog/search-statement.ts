@@ -89,10 +89,15 @@ export function searchStatement(search: ProductSearch, match: TextMatch | null):
   const keys = order.keys.map((key) => `, ${key}`).join('');
   let count: string;
   let matches = '';
-  // Scoring reads the lowered title several times per match; the sub-select lowers it once (OFFSET
-  // 0 keeps PostgreSQL from merging it, which would copy lower(title) into every reference).
-  const scored = order.scoresLowerTitle ? `(SELECT p.id, lower(p.title) AS title_lower FROM products p WHERE ${where} OFFSET 0) p` : null;
-  let pageSource = `SELECT p.id${keys}${scoresEveryMatch ? ', count(*) OVER () AS total' : ''} FROM ${scored ?? `products p WHERE ${where}`}`;
+  let pageSource = `SELECT p.id${keys}${scoresEveryMatch ? ', count(*) OVER () AS total' : ''} FROM products p WHERE ${where}`;
+  if (order.scoresLowerTitle) {
+    // Scoring reads the lowered title several times per match: the innermost sub-select lowers it
+    // once, the next computes the scores, so that the window keeps only ids and scores of every
+    // match (with the titles, "iphone"'s 51,024 matches spilled to disk). OFFSET 0 keeps
+    // PostgreSQL from merging the levels, which would copy lower(title) into every reference.
+    const lowered = `SELECT p.id, lower(p.title) AS title_lower FROM products p WHERE ${where} OFFSET 0`;
+    pageSource = `SELECT p.*, count(*) OVER () AS total FROM (SELECT p.id${keys} FROM (${lowered}) p OFFSET 0) p`;
+  }
   if (match === null) {
     count = filterOnlyCount(search, store, catalogFilters, filteredCount);
   } else if (scoresEveryMatch) {
