@@ -19,14 +19,23 @@ import { searchScenarios } from './search-queries.ts';
 const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) throw new Error('Set DATABASE_URL to a seeded database, e.g. postgres://postgres@127.0.0.1:5432/shop_bench_search_1000000');
 
-const config = loadConfig({ ...process.env, LOG_LEVEL: 'warn', REDIS_URL: undefined });
+// No result cache: every request runs its statements.
+const config = loadConfig({ ...process.env, LOG_LEVEL: 'warn', REDIS_URL: undefined, SEARCH_CACHE_SECONDS: '0' });
 const services = await openServices(config, createLogger('warn'), databaseUrl);
 const server = await listen(createApp(services), 0);
 const address = server.address();
 const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 
-let captured: { sql: string; bindings: unknown[] }[] = [];
-services.db.on('query', (query: { sql: string; bindings?: unknown[] }) => captured.push({ sql: query.sql, bindings: query.bindings ?? [] }));
+interface Captured {
+  sql: string;
+  bindings: unknown[];
+  /** Run as a named prepared statement (core/prepared-query.ts), so with its generic plan. */
+  prepared: boolean;
+}
+let captured: Captured[] = [];
+services.db.on('query', (query: { sql: string; bindings?: unknown[]; prepared?: boolean }) =>
+  captured.push({ sql: query.sql, bindings: query.bindings ?? [], prepared: query.prepared === true }),
+);
 
 const explainer = new pg.Client({ connectionString: databaseUrl });
 await explainer.connect();
@@ -35,6 +44,23 @@ await explainer.query(`SET pg_trgm.word_similarity_threshold = ${typoSimilarityT
 
 const { rows: [size] } = await explainer.query('SELECT (SELECT count(*) FROM products) AS products, (SELECT count(*) FROM inventory) AS inventory');
 console.log(`Catalog: ${size.products} products, ${size.inventory} inventory rows. ${new Date().toISOString()}\n`);
+
+/**
+ * The plan the app runs: a prepared statement's generic plan (made without the values, which
+ * PostgreSQL keeps once it is no dearer than planning each run), else the plan for the values.
+ */
+async function explain(statement: Captured) {
+  if (!statement.prepared) return explainer.query(`EXPLAIN (ANALYZE, BUFFERS) ${statement.sql}`, statement.bindings);
+  await explainer.query(`PREPARE explained AS ${statement.sql}`);
+  try {
+    await explainer.query('SET plan_cache_mode = force_generic_plan');
+    const values = statement.bindings.map((value) => explainer.escapeLiteral(String(value))).join(', ');
+    return await explainer.query(`EXPLAIN (ANALYZE, BUFFERS) EXECUTE explained${values ? `(${values})` : ''}`);
+  } finally {
+    await explainer.query('RESET plan_cache_mode');
+    await explainer.query('DEALLOCATE explained');
+  }
+}
 
 /** Plan lines worth reading: nodes, index conditions, filters, sort methods, heap blocks, times. */
 const keyLine = /->|^\S|Index Cond|Recheck Cond|Filter:|Sort Method|Heap Blocks|Rows Removed|Heap Fetches/;
@@ -57,11 +83,12 @@ for (const scenario of adHoc.length > 0 ? adHoc : searchScenarios) {
   console.log(`### ${scenario.name}\n`);
   console.log(`\`GET /api/search/products/?${scenario.query}\` → count ${body.count}; one request at a time: median ${latencies[2]!.toFixed(1)} ms\n`);
   for (const statement of captured.filter((query) => /^\s*(select|with)/i.test(query.sql))) {
-    const { rows } = await explainer.query(`EXPLAIN (ANALYZE, BUFFERS) ${statement.sql}`, statement.bindings);
+    const { rows } = await explain(statement);
     const plan: string[] = rows.map((row: { 'QUERY PLAN': string }) => row['QUERY PLAN']);
     // The whole plan's buffer use is on the first Buffers line (the top node's).
     const lines = [...plan.filter((line) => keyLine.test(line) && !/^(Planning|Execution)/.test(line)), plan.find((line) => /Buffers:/.test(line))?.trim() ?? '', ...plan.filter((line) => /^(Planning|Execution) Time/.test(line))];
     console.log('```');
+    if (statement.prepared) console.log('-- prepared statement: its generic plan');
     console.log(statement.sql.length > 400 ? `${statement.sql.slice(0, 400)} …` : statement.sql);
     console.log('--');
     console.log(lines.join('\n'));

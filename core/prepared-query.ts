@@ -36,7 +36,7 @@ export async function runStatement<Row>(db: Db, statement: Statement): Promise<R
     names.set(text, name);
   }
   // knex's own event, so that whatever observes knex's queries (bench/search-plans.ts) sees these.
-  db.emit('query', { sql: text, bindings: values });
+  db.emit('query', { sql: text, bindings: values, prepared: name !== undefined });
   const connection = await db.client.acquireConnection();
   try {
     return (await connection.query({ name, text, values })).rows;
