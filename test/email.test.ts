@@ -365,7 +365,7 @@ describe('worker processes by queue (Procfile worker and mailer)', function () {
     expect(() => parseWorkerQueues(['orders', 'emails'])).to.throw(/unknown queue emails/);
   });
 
-  it('an orders worker decides the order and leaves its email to a mailer', async () => {
+  it('an orders worker decides the order and leaves its email to a mailer; /metrics shows the backlog', async () => {
     const smtpSettings = { SMTP_URL: `smtp://127.0.0.1:${smtp.port}`, MAIL_FROM };
     workers.push(await startWorkersInProcess(smtpSettings, ['orders']));
     const db = app.services.db;
@@ -380,9 +380,12 @@ describe('worker processes by queue (Procfile worker and mailer)', function () {
     // Long enough for an email worker to have polled (1 s) had the orders worker started one.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(smtp.messagesTo(fixture.userEmail)).to.have.length(0);
+    // An operator sees the email waiting: the backlog on /metrics (pg-boss counts every 5 s).
+    await waitUntil('the email backlog on /metrics', async () => /^job_queue_jobs\{queue="email",state="queued"\} 1$/m.test(await (await app.request('/metrics')).text()) || undefined);
 
     workers.push(await startWorkersInProcess(smtpSettings, ['email']));
     const mail = await waitUntil('the confirmation email', () => smtp.messagesTo(fixture.userEmail).map((m) => parseMessage(m.raw))[0]);
     expect(mail.headers.get('subject')).to.equal(`Order #${order.id} confirmed`);
+    await waitUntil('the email backlog gone from /metrics', async () => /^job_queue_jobs\{queue="email",state="queued"\} 0$/m.test(await (await app.request('/metrics')).text()) || undefined);
   });
 });

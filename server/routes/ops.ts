@@ -1,5 +1,6 @@
 import Router from '@koa/router';
 import type { Services } from '../../core/services.ts';
+import { refreshQueueMetrics } from '../../core/queue-metrics.ts';
 import { checkReadiness } from '../../core/readiness.ts';
 import { metricsRegistry } from '../middleware/metrics.ts';
 import { registry, z } from '../openapi.ts';
@@ -28,7 +29,7 @@ registry.registerPath({
 registry.registerPath({
   method: 'get',
   path: '/metrics',
-  summary: 'Prometheus metrics',
+  summary: 'Prometheus metrics: HTTP latency, orders decided, placement batches, job queue backlogs',
   tags: ['Operations'],
   responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } } },
 });
@@ -48,6 +49,8 @@ export function opsRoutes(services: Services): Router {
   });
 
   router.get('/metrics', async (ctx) => {
+    // The other metrics are worth serving when the database is not: the backlog is then left out.
+    await refreshQueueMetrics(services.boss).catch((error: unknown) => services.log.warn({ err: error }, 'job queue backlog not read for /metrics'));
     ctx.type = metricsRegistry.contentType;
     ctx.body = await metricsRegistry.metrics();
   });
