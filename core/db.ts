@@ -12,8 +12,14 @@ export type Db = Knex;
 export function createDb(connectionString: string, poolMax = 10): Db {
   return knexFactory({
     client: 'pg',
-    // Session settings: the threshold of pg_trgm's `<%` for the search's typo step.
-    connection: { connectionString, application_name: 'shop', options: `-c pg_trgm.word_similarity_threshold=${typoSimilarityThreshold}` },
+    // Session settings: the threshold of pg_trgm's `<%` for the search's typo step; and no JIT
+    // compilation, which PostgreSQL starts for any plan estimated above jit_above_cost, even when
+    // most of that estimate is a branch that will not run: 130 ms compiling a 6 ms search.
+    connection: {
+      connectionString,
+      application_name: 'shop',
+      options: `-c pg_trgm.word_similarity_threshold=${typoSimilarityThreshold} -c jit=off`,
+    },
     pool: { min: 0, max: poolMax },
     migrations: { directory: migrationsDir, loadExtensions: ['.ts'] },
   });

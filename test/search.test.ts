@@ -337,6 +337,27 @@ describe('GET /api/search/products/', () => {
       for (const hit of seededOut.results) expect(hit.store_quantity).to.equal(0);
     });
 
+    it('store_id + in_stock=true alone pages a small store (its products looked up) and a big one (an ordered walk) alike', async () => {
+      // The fixture store has 2 products in stock in a catalog of 1,200: the statement looks them up.
+      const small = await ok({ store_id: fixture.storeId, in_stock: 'true', ordering: '-price' });
+      expect(small.count).to.equal(2);
+      expect(ids(small)).to.deep.equal([fixture.gamma, fixture.alpha]);
+      expect(small.results.map((hit) => hit.store_quantity)).to.deep.equal([2, 5]);
+      expect(ids(await ok({ store_id: fixture.storeId, in_stock: 'true', page_size: 1, page: 2 }))).to.deep.equal([fixture.gamma]);
+      expect(await ok({ store_id: fixture.storeId, in_stock: 'true', page: 2 })).to.include({ count: 2 });
+      // Store 3 carries most of the seeded catalog: the statement walks the price index.
+      const big = await ok({ store_id: 3, in_stock: 'true', ordering: '-price', page: 2, page_size: 30 });
+      const expected = await db()('products as p')
+        .join('inventory as i', 'i.product_id', 'p.id')
+        .where('i.store_id', 3)
+        .where('i.quantity', '>', 0)
+        .orderBy([{ column: 'p.price', order: 'desc' }, { column: 'p.id', order: 'desc' }])
+        .offset(30)
+        .limit(30)
+        .pluck('p.id');
+      expect(ids(big)).to.deep.equal(expected);
+    });
+
     it('in_stock without store_id means stock in any store', async () => {
       const soldOut = await ok({ in_stock: 'false', page_size: 100 });
       expect(soldOut.count).to.be.greaterThan(0);
