@@ -21,7 +21,8 @@ import type { ProductOrdering, ProductSearch } from './search.ts';
 //   few hundred per category), summed;
 // - only store_id + in_stock: that store's in-stock inventory rows, an index-only scan of the
 //   partial index (each row is one product: unique (store_id, product_id), and the foreign key
-//   guarantees the product exists); in_stock=false is the rest of the catalog;
+//   guarantees the product exists); in_stock=false is the rest of the catalog. The page of
+//   in_stock=true is found as storeStockPage says;
 // - text in relevance order: the page scores every match anyway, so it returns the total as
 //   count(*) OVER (); only an empty page past the end needs its own count, which PostgreSQL
 //   evaluates only then (an uncorrelated sub-select is run when its value is first needed);
@@ -106,7 +107,7 @@ export function searchStatement(search: ProductSearch, match: TextMatch | null):
     const lowered = `SELECT p.id, lower(p.title) AS title_lower FROM products p WHERE ${where} OFFSET 0`;
     page = `SELECT p.*, count(*) OVER () AS total FROM (SELECT p.id${keys} FROM (${lowered}) p OFFSET 0) p ${cut}`;
   }
-  if (match === null && store !== null && search.inStock === true && catalogFilters.length === 0) {
+  if (store !== null && onlyStoreStock(search, match, catalogFilters)) {
     ({ ctes, page, count } = storeStockPage(store, keys, cut, search.page * search.pageSize));
   } else if (match === null) {
     count = filterOnlyCount(search, store, catalogFilters, filteredCount);
@@ -146,7 +147,7 @@ export function searchStatement(search: ProductSearch, match: TextMatch | null):
  */
 function planSuitsEveryValue(search: ProductSearch, match: TextMatch | null, catalogFilters: string[]): boolean {
   if (match !== null) return true;
-  if (search.storeId !== undefined && search.inStock === true && catalogFilters.length === 0) return true; // storeStockPage
+  if (onlyStoreStock(search, match, catalogFilters)) return true;
   if (search.inStock !== undefined) return false;
   return catalogFilters.length === 0 || search.ordering === 'price' || search.ordering === '-price';
 }
@@ -205,6 +206,11 @@ function wordTests(parameters: Parameters, match: TextMatch | null): WordTest[] 
     const pattern = parameters.add(`%${word}%`, 'text');
     return { inTitle: `p.title ILIKE ${pattern}`, inLowerTitle: `p.title_lower LIKE lower(${pattern})`, inDescription: `p.description ILIKE ${pattern}` };
   });
+}
+
+/** store_id + in_stock=true and nothing else: storeStockPage. */
+function onlyStoreStock(search: ProductSearch, match: TextMatch | null, catalogFilters: string[]): boolean {
+  return match === null && search.storeId !== undefined && search.inStock === true && catalogFilters.length === 0;
 }
 
 /**
