@@ -8,8 +8,8 @@
 // or `SEED_PRODUCTS=1000000 npm run db:seed`); each request's SQL is captured from knex and
 // explained with the same bindings, so the plans are those of the real queries.
 import pg from 'pg';
-import { typoSimilarityThreshold } from '../core/catalog/search.ts';
 import { loadConfig } from '../core/config.ts';
+import { sessionOptions } from '../core/db.ts';
 import { createLogger } from '../core/logger.ts';
 import { openServices } from '../core/services.ts';
 import { createApp } from '../server/app.ts';
@@ -37,10 +37,9 @@ services.db.on('query', (query: { sql: string; bindings?: unknown[]; prepared?: 
   captured.push({ sql: query.sql, bindings: query.bindings ?? [], prepared: query.prepared === true }),
 );
 
-const explainer = new pg.Client({ connectionString: databaseUrl });
+// The app's session settings (the typo step's threshold, no JIT), so the plans are the app's.
+const explainer = new pg.Client({ connectionString: databaseUrl, options: sessionOptions });
 await explainer.connect();
-// The typo-tolerant statement runs with this setting in the app (set per transaction there).
-await explainer.query(`SET pg_trgm.word_similarity_threshold = ${typoSimilarityThreshold}`);
 
 const { rows: [size] } = await explainer.query('SELECT (SELECT count(*) FROM products) AS products, (SELECT count(*) FROM inventory) AS inventory');
 console.log(`Catalog: ${size.products} products, ${size.inventory} inventory rows. ${new Date().toISOString()}\n`);

@@ -9,17 +9,18 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value,
 
 export type Db = Knex;
 
+/**
+ * Settings of every session, sent when a connection opens: the threshold of pg_trgm's `<%` for
+ * the search's typo step; and no JIT compilation, which PostgreSQL starts for any plan estimated
+ * above jit_above_cost, even when most of that estimate is a branch that will not run (130 ms
+ * compiling a 6 ms search).
+ */
+export const sessionOptions = `-c pg_trgm.word_similarity_threshold=${typoSimilarityThreshold} -c jit=off`;
+
 export function createDb(connectionString: string, poolMax = 10): Db {
   return knexFactory({
     client: 'pg',
-    // Session settings: the threshold of pg_trgm's `<%` for the search's typo step; and no JIT
-    // compilation, which PostgreSQL starts for any plan estimated above jit_above_cost, even when
-    // most of that estimate is a branch that will not run: 130 ms compiling a 6 ms search.
-    connection: {
-      connectionString,
-      application_name: 'shop',
-      options: `-c pg_trgm.word_similarity_threshold=${typoSimilarityThreshold} -c jit=off`,
-    },
+    connection: { connectionString, application_name: 'shop', options: sessionOptions },
     pool: { min: 0, max: poolMax },
     migrations: { directory: migrationsDir, loadExtensions: ['.ts'] },
   });
