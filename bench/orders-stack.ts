@@ -32,10 +32,15 @@ function cpuSecondsOf(pid: number | undefined): number {
  * counts, and a remote server is not seen at all (then it reads 0).
  */
 export function localPostgresCpuSeconds(): number {
+  return localServerCpuSeconds('postgres');
+}
+
+/** The same for every process of this machine named `command` (e.g. redis-server). */
+export function localServerCpuSeconds(command: string): number {
   let total = 0;
   for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
     try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') total += cpuSecondsOf(Number(pid));
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === command) total += cpuSecondsOf(Number(pid));
     } catch {
       // gone meanwhile
     }
