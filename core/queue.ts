@@ -19,6 +19,8 @@ export interface BossRole {
   turnStores: number;
 }
 
+const MAX_PARALLEL_LANE_LOOKUPS = 30;
+
 export function createBoss(databaseUrl: string, log: Logger, { runsWorkers, turnStores }: BossRole): PgBoss {
   const boss = new PgBoss({
     connectionString: databaseUrl,
@@ -26,9 +28,10 @@ export function createBoss(databaseUrl: string, log: Logger, { runsWorkers, turn
     // Fetches, heartbeats, supervision, and the lookups of an order turn's queued jobs, one per
     // store and all at once (core/orders/decide.ts findLanes): with 8 connections a 25-store turn
     // waited for them in four rounds (spread benchmark, alternating runs: decision p50 81-93 ms
-    // with this pool, 101-115 ms with 8). The jobs' own work runs on the knex pool. Connections
-    // open only when used.
-    max: runsWorkers ? turnStores + 2 : 2,
+    // with this pool, 101-115 ms with 8). Capped so that turns of more stores (ORDER_TURN_STORES
+    // goes to 100) look theirs up in rounds rather than use up the server's max_connections
+    // (100 by default). The jobs' own work runs on the knex pool. Connections open only when used.
+    max: runsWorkers ? Math.min(turnStores, MAX_PARALLEL_LANE_LOOKUPS) + 2 : 2,
     // pg-boss's own statements (a fetch marking jobs active, a completion, a heartbeat) need not
     // wait for their WAL flush: a crash that loses one only hands a job out again, and every job
     // handler here is safe to repeat. What must be durable (an order and its job, a decision and
