@@ -5,7 +5,8 @@
 //   npm run bench:orders                        # full size: 2,000 flash-sale + 10,000 spread orders
 //   npm run bench:orders -- --orders 200        # a smoke run
 //   options: --flash-orders N --spread-orders N --orders N (both) --concurrency 50 --flash-stock 500
-//            --stores 25 --products 100 --users 200 --workers 1 (order worker processes; one mailer runs beside them) --rowlock-seconds 5 --seed 42
+//            --stores 25 --products 100 --users 200 --workers 1 --rowlock-seconds 5 --seed 42
+//   (--workers: order worker processes; one mailer process runs beside them, as in the Procfile)
 //
 // DATABASE_URL names the PostgreSQL server to use; the benchmark creates (and re-creates on every
 // run) its own database `shop_bench_orders` there. REDIS_URL is passed on when set.
