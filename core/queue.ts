@@ -19,7 +19,7 @@ export interface BossRole {
   turnStores: number;
 }
 
-const MAX_PARALLEL_LANE_LOOKUPS = 30;
+const MAX_PARALLEL_LANE_LOOKUPS = 16;
 
 export function createBoss(databaseUrl: string, log: Logger, { runsWorkers, turnStores }: BossRole): PgBoss {
   const boss = new PgBoss({
@@ -28,9 +28,10 @@ export function createBoss(databaseUrl: string, log: Logger, { runsWorkers, turn
     // Fetches, heartbeats, supervision, and the lookups of an order turn's queued jobs, one per
     // store and all at once (core/orders/decide.ts findLanes): with 8 connections a 25-store turn
     // waited for them in four rounds (spread benchmark, alternating runs: decision p50 81-93 ms
-    // with this pool, 101-115 ms with 8). Capped so that turns of more stores (ORDER_TURN_STORES
-    // goes to 100) look theirs up in rounds rather than use up the server's max_connections
-    // (100 by default). The jobs' own work runs on the knex pool. Connections open only when used.
+    // with 27, 101-115 ms with 8). Capped so that a bigger turn looks its lanes up in rounds
+    // rather than use up the server's max_connections (100 by default) when several workers run;
+    // .env.example gives each process's connection budget. The jobs' own work runs on the knex
+    // pool. Connections open only when used, and close after 10 s idle.
     max: runsWorkers ? Math.min(turnStores, MAX_PARALLEL_LANE_LOOKUPS) + 2 : 2,
     // pg-boss's own statements (a fetch marking jobs active, a completion, a heartbeat) need not
     // wait for their WAL flush: a crash that loses one only hands a job out again, and every job
