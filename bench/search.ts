@@ -12,7 +12,8 @@
 //   (b) product search: the mix of bench/search-queries.ts from the result cache (the
 //       production setting), then the same mix and each query on its own with the cache off
 //       (a second web process with SEARCH_CACHE_SECONDS=0): what every cache miss costs;
-//   (c) suggestions on a cache hit (GET /api/search/suggest/?q=app), rate limit lifted.
+//   (c) suggestions on a cache hit (GET /api/search/suggest/?q=app), rate limit lifted, in
+//       rounds alternating with the bare route (the ratio of each round to its own bare run).
 // REDIS_URL, when set, is given to the app (suggestion cache and rate limits in Redis).
 // It prints a markdown table: requests/s, p50 and p99 latency, requests/s relative to (a), and
 // the CPU time per request of the web process and of the local PostgreSQL server (/proc), which
@@ -167,20 +168,38 @@ async function measureCatalog(products: number, bareServer: RunningProcess): Pro
       if (!measures(`b${i + 1}`)) continue;
       log(searchRow(`(b${i + 1}) search, cache off: ${scenario.name}`, await run(uncached, [searchPaths[i]!])));
     }
-    if (measures('c')) {
-      const suggest = await run(web, [suggestPath]);
-      log({
-        scenario: '(c) suggest, cache hit',
-        products,
-        ...suggest,
-        bareRequestsPerSecond,
-        target: { text: '≥ 50% of bare req/s', met: suggest.measurement.requestsPerSecond >= 0.5 * bareRequestsPerSecond },
-      });
-    }
+    if (measures('c')) log(await measureSuggestions(run, web, bareServer, suggestPath, products));
     return rows;
   } finally {
     await Promise.all([web.stop(), uncached.stop()]);
   }
+}
+
+type Run = (server: RunningProcess, paths: string[]) => Promise<Pick<Row, 'measurement' | 'cpuMs'>>;
+
+// Rounds of the suggestion row, each right after a bare-route run of its own.
+const SUGGEST_ROUNDS = 3;
+
+/**
+ * (c) is a ratio of two throughputs, and this machine's speed drifts over a run by more than the
+ * margin to the target. So the bare route and the suggestion hit are measured in alternating
+ * rounds, each round's ratio from its own pair, and the round with the median ratio is reported.
+ */
+async function measureSuggestions(run: Run, web: RunningProcess, bareServer: RunningProcess, suggestPath: string, products: number): Promise<Row> {
+  const rounds: Row[] = [];
+  for (let round = 0; round < SUGGEST_ROUNDS; round++) {
+    const bare = await run(bareServer, ['/bare']);
+    const suggest = await run(web, [suggestPath]);
+    rounds.push({ scenario: '', products, ...suggest, bareRequestsPerSecond: bare.measurement.requestsPerSecond });
+  }
+  const ratio = (row: Row) => row.measurement.requestsPerSecond / row.bareRequestsPerSecond;
+  const ratios = rounds.map((row) => `${Math.round(100 * ratio(row))}%`).join(', ');
+  const median = [...rounds].sort((a, b) => ratio(a) - ratio(b))[Math.floor(SUGGEST_ROUNDS / 2)]!;
+  return {
+    ...median,
+    scenario: `(c) suggest, cache hit (median of ${SUGGEST_ROUNDS} rounds, each against its own bare run: ${ratios})`,
+    target: { text: '≥ 50% of bare req/s', met: ratio(median) >= 0.5 },
+  };
 }
 
 function table(rows: Row[]): string {
