@@ -95,8 +95,8 @@ function turnTransaction<T>(db: Db, work: (trx: Knex.Transaction) => Promise<T>)
 
 /**
  * The jobs queued behind each head, in the order pg-boss would hand them out (created_on, id).
- * Nobody else can start them: each lane's one active job is ours. Read before the transaction,
- * all lanes at once over pg-boss's pool; the transaction completes them, queued or not.
+ * Nobody else can start them: each lane's one active job is ours. Read while the transaction
+ * opens, all lanes at once over pg-boss's pool; the transaction completes them, queued or not.
  */
 async function findLanes(deps: DecideDeps, heads: JobWithMetadata<unknown>[]): Promise<Lane[]> {
   const perLane = Math.max(1, Math.floor(deps.batchSize / heads.length)) - 1;
