@@ -309,6 +309,25 @@ describe('orders API', function () {
       ]);
     });
 
+    it("returns a cancelled order's stock to a row removed since it was confirmed", async () => {
+      workers = await startWorkersInProcess();
+      const { storeId, productIds } = await createShop(app.services.db, [3, 5]);
+      const [a, b] = productIds as [number, number];
+      const order = await (await placeOrder(app, alice, storeId, [{ product_id: a, quantity_requested: 3 }, { product_id: b, quantity_requested: 1 }], { query: '?wait=20' })).json();
+      expect(order.status).to.equal('CONFIRMED');
+      // The store stops carrying a: its row (now at 0) is removed.
+      await app.services.db('inventory').where({ store_id: storeId, product_id: a }).delete();
+
+      const response = await app.request(`/orders/orders/${order.id}/cancel?wait=20`, { method: 'POST', token: alice.token });
+      expect((await response.json()).status).to.equal('CANCELLED');
+      expect([await stockOf(app.services.db, storeId, a), await stockOf(app.services.db, storeId, b)]).to.deep.equal([3, 5]);
+      const ledger = await ledgerOf(app.services.db, storeId, a);
+      expect(ledger.map((row) => [row.delta, row.quantity_after, row.reason])).to.deep.equal([
+        [-3, 0, 'order_confirmed'],
+        [3, 3, 'order_cancelled'],
+      ]);
+    });
+
     it('cancels a pending order in its place in the line (202 first, then CANCELLED)', async () => {
       const { storeId, productIds } = await createShop(app.services.db, [2]);
       const id = await placed(app, alice, storeId, [{ product_id: productIds[0]!, quantity_requested: 2 }]);
