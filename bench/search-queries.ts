@@ -1,5 +1,6 @@
 // The product searches the benchmark sends and docs/query-plans.md explains: a realistic mix of
-// the query shapes clients use (text, typo, category + price, store stock, orderings, deep pages).
+// the query shapes clients use (text, typo, category + price, store stock, orderings, deep pages,
+// stock in any store).
 // Store 7 and the category names exist in every seed size (db/seeds/01_catalog.ts).
 
 export interface SearchScenario {
@@ -18,4 +19,5 @@ export const searchScenarios: SearchScenario[] = [
   { name: 'store quantities, by title, page 5', query: 'store_id=7&ordering=title&page=5' },
   { name: 'newest first, no filter', query: 'ordering=newest' },
   { name: 'most expensive, page 50', query: 'ordering=-price&page=50' },
+  { name: 'in stock in any store, by category, cheapest first', query: 'category=Laptops&in_stock=true&ordering=price' },
 ];

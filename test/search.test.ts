@@ -365,7 +365,14 @@ describe('GET /api/search/products/', () => {
       expect(stocked).to.deep.equal({ count: 0 });
       const available = await ok({ in_stock: 'true' });
       expect(available.count + soldOut.count).to.equal((await ok()).count);
-      expect(ids(await ok({ category: fixture.categoryId, in_stock: 'true' }))).to.deep.equal([fixture.alpha, fixture.gamma]);
+      const inStockAnywhere = db()('products as p').whereExists((q) => q.select(db().raw('1')).from('inventory as i').whereRaw('i.product_id = p.id AND i.quantity > 0'));
+      const recount = async (query: typeof inStockAnywhere) => Number(((await query.count({ n: '*' }).first()) as { n: string }).n);
+      expect(available.count).to.equal(await recount(inStockAnywhere.clone()));
+      const inCategory = await ok({ category: fixture.categoryId, in_stock: 'true' });
+      expect(ids(inCategory)).to.deep.equal([fixture.alpha, fixture.gamma]);
+      expect(inCategory.count).to.equal(2);
+      const cheap = await ok({ in_stock: 'true', price_max: '100' });
+      expect(cheap.count).to.equal(await recount(inStockAnywhere.clone().where('p.price', '<=', 100)));
     });
 
     it('an unknown store is 404; malformed store ids and in_stock values are 400', async () => {

@@ -19,6 +19,8 @@ import type { ProductOrdering, ProductSearch } from './search.ts';
 // - no filter at all: the trigger-maintained product_count row;
 // - only category and price: the trigger-maintained product_price_counts rows of that range (a
 //   few hundred per category), summed;
+// - in_stock without store_id, alone or with category and price: the in_stock column of the same
+//   product_price_counts rows, kept by the triggers on inventory and products (migration 700);
 // - only store_id + in_stock: the store's trigger-maintained store_stock_counts row (its
 //   in-stock inventory rows; each is one product: unique (store_id, product_id), and the foreign
 //   key guarantees the product exists); in_stock=false is the rest of the catalog. Counting the
@@ -142,14 +144,17 @@ export function searchStatement(search: ProductSearch, match: TextMatch | null):
  * - no filter: the ordering's index is walked for page_size rows (store_id only adds quantities);
  * - category and price in price order: the (category_id, price, id) or (price, id) index is read
  *   over exactly the filtered range;
- * - a store's products in stock: storeStockPage chooses its way by the store's count.
+ * - a store's products in stock: storeStockPage chooses its way by the store's count;
+ * - in stock in any store (or in none), with the cases above: a primary-key probe of each product
+ *   the walk passes, and in_stock=true and =false are statements of their own, each with its one
+ *   selectivity.
  * Any other filter is checked row by row along an ordered index walk in a plan made for typical
  * values, which for a rare value reads the whole index; those statements are planned every time.
  */
 function planSuitsEveryValue(search: ProductSearch, match: TextMatch | null, catalogFilters: string[]): boolean {
   if (match !== null) return true;
   if (onlyStoreStock(search, match, catalogFilters)) return true;
-  if (search.inStock !== undefined) return false;
+  if (search.inStock !== undefined && search.storeId !== undefined) return false;
   return catalogFilters.length === 0 || search.ordering === 'price' || search.ordering === '-price';
 }
 
@@ -173,10 +178,14 @@ function catalogConditions(parameters: Parameters, search: ProductSearch): strin
   return where;
 }
 
+/** In stock in the store, or, without one, in any store: a product_stock_counts row (migration 700). */
 function stockConditions(search: ProductSearch, store: string | null): string[] {
   if (search.inStock === undefined) return [];
-  const inStore = store === null ? '' : ` AND i.store_id = ${store}`;
-  return [`${search.inStock ? '' : 'NOT '}EXISTS (SELECT FROM inventory i WHERE i.product_id = p.id AND i.quantity > 0${inStore})`];
+  const inStock =
+    store === null
+      ? 'EXISTS (SELECT FROM product_stock_counts s WHERE s.product_id = p.id)'
+      : `EXISTS (SELECT FROM inventory i WHERE i.product_id = p.id AND i.quantity > 0 AND i.store_id = ${store})`;
+  return [search.inStock ? inStock : `NOT ${inStock}`];
 }
 
 interface WordTest {
@@ -250,6 +259,10 @@ function filterOnlyCount(search: ProductSearch, store: string | null, catalogFil
   if (catalogFilters.length === 0 && store !== null) {
     const inStock = storeInStockCount(store);
     return search.inStock ? inStock : `(SELECT n FROM product_count) - ${inStock}`;
+  }
+  if (store === null) {
+    const where = catalogFilters.length === 0 ? '' : ` WHERE ${catalogFilters.join(' AND ')}`;
+    return `(SELECT coalesce(sum(${search.inStock ? 'p.in_stock' : 'p.n - p.in_stock'}), 0)::bigint FROM product_price_counts p${where})`;
   }
   return filteredCount;
 }

@@ -310,7 +310,7 @@ export async function seed(knex: Knex): Promise<void> {
   // a vacuum merges it (on the default seed it held all 1,200 products: 1-2 ms per text search).
   // VACUUM cannot run inside a transaction, hence after commit.
   progress.update('vacuum analyze', products, performance.now() - started);
-  await knex.raw('VACUUM ANALYZE categories, stores, products, inventory');
+  await knex.raw('VACUUM ANALYZE categories, stores, products, inventory, product_stock_counts');
   await invalidateCachedAnswers();
   progress.done(performance.now() - started);
 }
