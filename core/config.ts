@@ -29,8 +29,8 @@ const envSchema = z.object({
   MAIL_FROM: z.string().default('Shop <orders@shop.local>'),
   // Largest JSON body a client may send; larger bodies get 413.
   BODY_LIMIT: z.string().default('100kb'),
-  // Proxy headers (X-Forwarded-For) are trusted only behind a known proxy, else clients could
-  // pick their own rate-limit bucket.
+  // Proxy headers (X-Forwarded-For) are trusted only behind one known proxy, else clients could
+  // pick their own rate-limit bucket; the client address is the entry that proxy appended.
   TRUST_PROXY: z.stringbool().default(false),
   // Turns one worker process runs at the same time (each holds a database connection while it
   // decides), and the most stores one turn decides together (core/orders/decide.ts).

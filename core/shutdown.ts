@@ -27,3 +27,16 @@ export function stopOnSignal(log: Logger, stop: () => Promise<void>): void {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 }
+
+/**
+ * An error nothing caught (a start-up that failed, a rejected top-level await) is logged through
+ * `log`, then the process exits 1. Node's own report would print every property of the error:
+ * an ioredis AUTH failure, for one, carries the Redis password among its command's arguments,
+ * which the logger redacts.
+ */
+export function exitOnUncaughtError(log: Logger): void {
+  process.on('uncaughtException', (error) => {
+    log.fatal({ err: error }, 'uncaught error: exiting');
+    process.exit(1);
+  });
+}

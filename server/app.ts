@@ -5,7 +5,7 @@ import { badRequest } from '../core/problems.ts';
 import type { Services } from '../core/services.ts';
 import { recordHttpMetrics } from './middleware/metrics.ts';
 import { problemJson } from './middleware/problem-json.ts';
-import { requireJsonBody } from './middleware/require-json.ts';
+import { JSON_TYPES, requireJsonBody } from './middleware/require-json.ts';
 import { docsRoutes } from './routes/docs.ts';
 import { authRoutes } from './routes/auth.ts';
 import { opsRoutes } from './routes/ops.ts';
@@ -17,14 +17,17 @@ import { storesRoutes } from './routes/stores.ts';
 // Builds the HTTP application around already-open services. No listen() here: tests mount it
 // on an ephemeral port, server/main.ts on $PORT.
 export function createApp(services: Services): Koa {
-  const app = new Koa({ proxy: services.config.TRUST_PROXY });
+  // Behind the proxy we trust, ctx.ip is the address that proxy saw: the last X-Forwarded-For
+  // entry, which it appends. Entries before it are whatever the client sent, and reading the
+  // first of them (Koa's default) would let every request pick its own rate-limit bucket.
+  const app = new Koa({ proxy: services.config.TRUST_PROXY, maxIpsCount: 1 });
   app.use(recordHttpMetrics);
   app.use(problemJson(services.log));
   // Suggestions come first: they are the hottest route (a request per keystroke) and take no
   // body, so they skip the body checks and the other routers' matching.
   useRouter(app, suggestRoutes(services));
   app.use(requireJsonBody);
-  app.use(koaBody({ json: true, jsonStrict: true, jsonLimit: services.config.BODY_LIMIT, urlencoded: false, text: false, multipart: false, onError: refuseUnreadableBody }));
+  app.use(koaBody({ json: true, jsonStrict: true, jsonTypes: JSON_TYPES, jsonLimit: services.config.BODY_LIMIT, urlencoded: false, text: false, multipart: false, onError: refuseUnreadableBody }));
   for (const router of [opsRoutes(services), docsRoutes(), authRoutes(services), searchRoutes(services), storesRoutes(services), ordersRoutes(services)]) {
     useRouter(app, router);
   }

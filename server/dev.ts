@@ -8,13 +8,14 @@ import { createLogger } from '../core/logger.ts';
 import { migrateToLatest, seedIfEmpty } from '../core/migrate.ts';
 import { dataDir } from '../core/paths.ts';
 import { openServices } from '../core/services.ts';
-import { stopOnSignal } from '../core/shutdown.ts';
+import { exitOnUncaughtError, stopOnSignal } from '../core/shutdown.ts';
 import { startWorkers } from '../workers/start.ts';
 import { createApp } from './app.ts';
 import { close, listen } from './listen.ts';
 
 const config = loadConfig();
 const log = createLogger(config.LOG_LEVEL);
+exitOnUncaughtError(log);
 
 const embedded = config.DATABASE_URL
   ? null

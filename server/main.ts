@@ -3,12 +3,13 @@
 import { loadConfig } from '../core/config.ts';
 import { createLogger } from '../core/logger.ts';
 import { openServices } from '../core/services.ts';
-import { stopOnSignal } from '../core/shutdown.ts';
+import { exitOnUncaughtError, stopOnSignal } from '../core/shutdown.ts';
 import { createApp } from './app.ts';
 import { close, listen } from './listen.ts';
 
 const config = loadConfig();
 const log = createLogger(config.LOG_LEVEL);
+exitOnUncaughtError(log);
 if (!config.DATABASE_URL) {
   log.fatal('DATABASE_URL is not set (use `npm start` for development with an embedded database)');
   process.exit(1);

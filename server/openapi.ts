@@ -50,6 +50,7 @@ export function problemResponses(...statuses: (keyof typeof problemText)[]) {
 /**
  * A whole number written in plain decimal digits, as a query parameter. Number() alone would also
  * take "0x10", "1e1", " 5" or "1.0", and echo them back as other numbers in the page links.
+ * At most 15 digits, so `max` is at most 999,999,999,999,999.
  */
 const wholeNumber = (min: number, max: number, fallback: number, description: string) =>
   z
@@ -62,7 +63,7 @@ const wholeNumber = (min: number, max: number, fallback: number, description: st
 
 /** Query parameters shared by every paginated list. */
 export const PageQuery = z.object({
-  page: wholeNumber(1, Number.MAX_SAFE_INTEGER, 1, 'Page number, from 1'),
+  page: wholeNumber(1, 999_999_999_999_999, 1, 'Page number, from 1'),
   page_size: wholeNumber(1, 100, 20, 'Items per page, at most 100'),
 });
 

@@ -320,6 +320,13 @@ describe('auth', () => {
       expect((await attempt(`auth_nobody_${tag()}`, randomIp())).status).to.equal(401);
     });
 
+    it('counts a client by the address the proxy saw, whatever X-Forwarded-For entries the client wrote before it', async () => {
+      const ip = randomIp();
+      // Each request claims another origin in front of the address the proxy appended.
+      for (let i = 0; i < 3; i++) expect((await attempt(`auth_nobody_${tag()}`, `${randomIp()}, ${ip}`)).status).to.equal(401);
+      expectProblem(await attempt(`auth_nobody_${tag()}`, `${randomIp()}, ${ip}`), 429);
+    });
+
     it('limits attempts per username (any case) across client IPs, even with the right password', async () => {
       const account = newAccount();
       const registered = await send(limitedApp, '/api/register/', { body: account });

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { startTestApp, type TestApp } from './support/test-app.ts';
 
@@ -65,6 +66,27 @@ describe('HTTP layer: odd client input is a 4xx problem, never a 500', () => {
     const response = await app.request('/api/token/', { method: 'OPTIONS' });
     expect(response.status).to.equal(200);
     expect(response.headers.get('allow')).to.equal('POST');
+  });
+
+  it('a Host header that names no host is a 400 on a paginated list, whose links are built on it', async () => {
+    // fetch() would not send such a Host, so the request is written by hand.
+    const { port } = new URL(app.url);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => socket.write('GET /stores/ HTTP/1.1\r\nHost: not a host\r\nConnection: close\r\n\r\n'));
+      let text = '';
+      socket.on('data', (chunk) => (text += chunk)).on('end', () => resolve(text)).on('error', reject);
+    });
+    expect(answer).to.match(/^HTTP\/1\.1 400 /);
+    expect(answer).to.match(/content-type: application\/problem\+json/i);
+    expect(answer).to.include('Host header');
+  });
+
+  it('a JSON body sent as application/<something>+json is parsed like application/json', async () => {
+    const response = await app.request('/api/token/', {
+      body: { username: 'nobody-http-review', password: 'wrong-password' },
+      headers: { 'Content-Type': 'application/merge-patch+json' },
+    });
+    await expectProblem(response, 401); // the credentials were read, and are wrong
   });
 
   it('/docs/<name of an Object.prototype property> is a 404, not an empty 204', async () => {

@@ -5,11 +5,12 @@
 import { loadConfig } from '../core/config.ts';
 import { createLogger } from '../core/logger.ts';
 import { openServices } from '../core/services.ts';
-import { stopOnSignal } from '../core/shutdown.ts';
+import { exitOnUncaughtError, stopOnSignal } from '../core/shutdown.ts';
 import { parseWorkerQueues, startWorkers, type WorkerQueue } from './start.ts';
 
 const config = loadConfig();
 const log = createLogger(config.LOG_LEVEL);
+exitOnUncaughtError(log);
 let queues: WorkerQueue[];
 try {
   queues = parseWorkerQueues(process.argv.slice(2));
