@@ -41,10 +41,13 @@ export async function queuePlacements(boss: PgBoss, db: Knex, orders: { id: numb
   await boss.insert(ORDERS_QUEUE, jobs, { db: fromKnex(db) });
 }
 
+/** orders.id is a PostgreSQL integer: an id above this is no order, and would fail the turn's statements. */
+const LARGEST_ORDER_ID = 2_147_483_647;
+
 /** The job's data if it is well-formed, else null (a job never comes from anywhere but here). */
 export function parseOrderJob(data: unknown): OrderJobData | null {
   const { orderId, action = 'place' } = (data ?? {}) as { orderId?: unknown; action?: unknown };
-  if (typeof orderId !== 'number' || !Number.isSafeInteger(orderId) || orderId <= 0) return null;
+  if (typeof orderId !== 'number' || !Number.isInteger(orderId) || orderId <= 0 || orderId > LARGEST_ORDER_ID) return null;
   if (action !== 'place' && action !== 'cancel') return null;
   return { orderId, action };
 }
