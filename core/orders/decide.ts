@@ -5,7 +5,7 @@ import { enqueueConfirmationEmails } from '../email/queue.ts';
 import type { Logger } from '../logger.ts';
 import type { OrderStatus } from '../models/order.ts';
 import { ORDERS_QUEUE } from '../queue.ts';
-import { isTransientError } from './db-errors.ts';
+import { isTransientError } from '../db-errors.ts';
 import { planDecisions, stockKey, type DecisionPlan, type LockedOrder } from './decision-plan.ts';
 import { parseOrderJob, type OrderJobData } from './jobs.ts';
 import { ORDER_EVENTS_CHANNEL } from './order-events.ts';

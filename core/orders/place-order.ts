@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { PgBoss } from 'pg-boss';
 import type { Db } from '../db.ts';
 import { badRequest, conflict, type FieldError } from '../problems.ts';
-import { isForeignKeyViolation } from './db-errors.ts';
+import { isForeignKeyViolation } from '../db-errors.ts';
 import { queuePlacements } from './jobs.ts';
 import { findOrder, toOrderView, type OrderRecord, type OrderView } from './read-orders.ts';
 

@@ -1,6 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import { STATUS_CODES } from 'node:http';
-import { Problem } from '../../core/problems.ts';
+import { isDatabaseUnreachable } from '../../core/db-errors.ts';
+import { Problem, unavailable } from '../../core/problems.ts';
 import type { Logger } from '../../core/logger.ts';
 
 // Turns every error into an RFC 9457 problem+json body. Client errors keep their message;
@@ -59,5 +60,6 @@ function toProblem(error: unknown): Problem {
     if (status === 429) headers['Retry-After'] = String(Math.max(1, Number(headers['Retry-After'] ?? 1)));
     return new Problem(status, title, httpError.expose === false ? title : httpError.message, undefined, headers);
   }
+  if (isDatabaseUnreachable(error)) return unavailable('The database cannot be reached right now; try again shortly.');
   return new Problem(500, 'Internal Server Error', 'The server could not complete the request.');
 }

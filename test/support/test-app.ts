@@ -15,13 +15,14 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** Starts the real app on an ephemeral port against the run's database (and Redis if any). */
+/** Starts the real app on an ephemeral port against the run's database (or `overrides.DATABASE_URL`) and Redis, if any. */
 export async function startTestApp(overrides: Partial<Record<keyof Config, string>> = {}): Promise<TestApp> {
   const environment = testEnvironment();
+  const databaseUrl = overrides.DATABASE_URL ?? environment.databaseUrl;
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
-    DATABASE_URL: environment.databaseUrl,
+    DATABASE_URL: databaseUrl,
     JWT_SECRET: 'test-secret-that-is-at-least-32-characters-long',
     // Every test logs in from 127.0.0.1 and, with Redis, the counters are shared by the whole run,
     // so the production default (10) would refuse logins part-way through the suite. Tests of the
@@ -30,7 +31,7 @@ export async function startTestApp(overrides: Partial<Record<keyof Config, strin
     ...(environment.redisUrl ? { REDIS_URL: environment.redisUrl, REDIS_KEY_PREFIX: environment.redisKeyPrefix } : {}),
     ...overrides,
   });
-  const services = await openServices(config, createLogger(config.LOG_LEVEL), environment.databaseUrl);
+  const services = await openServices(config, createLogger(config.LOG_LEVEL), databaseUrl);
   const server: Server = await listen(createApp(services), 0);
   const address = server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;

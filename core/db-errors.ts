@@ -34,6 +34,29 @@ export function isTransientError(error: unknown): boolean {
   return true;
 }
 
+// What says that the database cannot be reached or will not take us now, as opposed to a
+// statement that failed: a connection refused, reset or timed out, the server shutting down or
+// full, or no pooled connection free in time.
+const UNREACHABLE_CODES = new Set([
+  '53300', // too many connections
+  '57P01', // admin shutdown
+  '57P02', // crash shutdown
+  '57P03', // cannot connect now (starting up, recovering)
+]);
+const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/** True when the database is down or out of reach: worth a 503 with Retry-After, not a 500. */
+export function isDatabaseUnreachable(error: unknown): boolean {
+  if (error instanceof pg.DatabaseError) {
+    const code = error.code ?? '';
+    return code.startsWith('08') || UNREACHABLE_CODES.has(code);
+  }
+  if (!(error instanceof Error)) return false;
+  if (NETWORK_ERRORS.has((error as NodeJS.ErrnoException).code ?? '')) return true;
+  // knex found no pooled connection in time; node-postgres lost or could not open its socket.
+  return error.name === 'KnexTimeoutError' || /^Connection terminated/.test(error.message);
+}
+
 /** True when `error` is a foreign-key violation (a referenced row is missing). */
 export function isForeignKeyViolation(error: unknown): boolean {
   return error instanceof pg.DatabaseError && error.code === '23503';
