@@ -12,6 +12,18 @@ export const ORDER_EVENTS_CHANNEL = 'order_decided';
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5000;
 
+export interface OrderEventsOptions {
+  /** How long connecting, LISTEN, or a liveness check may take before the connection counts as lost. */
+  timeoutMs?: number;
+  /**
+   * How often the listening connection is checked with a query. A connection whose peer vanished
+   * without a reset (a NAT or load balancer that dropped it, a failover) delivers nothing and
+   * reports nothing; every long-poll would then wait its full time. Only a query that gets no
+   * answer tells.
+   */
+  heartbeatMs?: number;
+}
+
 export class OrderEvents {
   readonly #connectionString: string;
   readonly #log: Logger;
@@ -20,11 +32,16 @@ export class OrderEvents {
   #started: Promise<void> | null = null;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #reconnectAttempts = 0;
+  #heartbeat: NodeJS.Timeout | undefined;
   #closed = false;
+  readonly #timeoutMs: number;
+  readonly #heartbeatMs: number;
 
-  constructor(connectionString: string, log: Logger) {
+  constructor(connectionString: string, log: Logger, options: OrderEventsOptions = {}) {
     this.#connectionString = connectionString;
     this.#log = log;
+    this.#timeoutMs = options.timeoutMs ?? 5000;
+    this.#heartbeatMs = options.heartbeatMs ?? 15_000;
   }
 
   /** Requests waiting right now (for observability and tests). */
@@ -49,8 +66,11 @@ export class OrderEvents {
    * committed between that read and the wait still wakes it.
    */
   async waitFor<T>(orderId: number, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number, signal?: AbortSignal): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
     try {
-      await this.start();
+      // Connecting counts against the wait: a database that accepts but does not answer must not
+      // hold a request past the time it asked for.
+      if (!(await settlesWithin(this.start(), timeoutMs, signal))) return read();
     } catch (error) {
       // Without the listener there is nothing to wait on; answer with the current state.
       this.#log.warn({ err: error }, 'order events: LISTEN connection unavailable; answering without waiting');
@@ -58,7 +78,6 @@ export class OrderEvents {
     }
     const wakeup = new Wakeup();
     const unsubscribe = this.#subscribe(orderId, wakeup.notify);
-    const deadline = Date.now() + timeoutMs;
     try {
       for (;;) {
         wakeup.reset();
@@ -76,6 +95,7 @@ export class OrderEvents {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#reconnectTimer);
+    clearInterval(this.#heartbeat);
     this.#wakeAll();
     const client = this.#client;
     this.#client = null;
@@ -97,7 +117,13 @@ export class OrderEvents {
   }
 
   async #connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.#connectionString, application_name: 'shop-order-events', keepAlive: true });
+    const client = new pg.Client({
+      connectionString: this.#connectionString,
+      application_name: 'shop-order-events',
+      keepAlive: true,
+      connectionTimeoutMillis: this.#timeoutMs,
+      query_timeout: this.#timeoutMs,
+    });
     client.on('notification', (message) => {
       const waiters = this.#waiters.get(Number(message.payload));
       if (waiters) for (const wake of waiters) wake();
@@ -119,11 +145,18 @@ export class OrderEvents {
       return;
     }
     this.#client = client;
+    this.#heartbeat = setInterval(() => {
+      client.query('SELECT 1').catch((error: unknown) => {
+        this.#log.warn({ err: error }, 'order events: LISTEN connection stopped answering');
+        this.#dropped(client);
+      });
+    }, this.#heartbeatMs).unref();
   }
 
   #dropped(client: pg.Client): void {
     if (client !== this.#client || this.#closed) return;
     this.#client = null;
+    clearInterval(this.#heartbeat);
     client.end().catch(() => {});
     this.#scheduleReconnect();
   }
@@ -146,6 +179,12 @@ export class OrderEvents {
       );
     }, delay);
   }
+}
+
+/** True once `promise` fulfils, false if `ms` pass (or `signal` aborts) first; rejects with it. */
+async function settlesWithin(promise: Promise<void>, ms: number, signal?: AbortSignal): Promise<boolean> {
+  const gaveUp = new Wakeup();
+  return await Promise.race([promise.then(() => true), gaveUp.wait(ms, signal).then(() => false)]).finally(gaveUp.notify);
 }
 
 /** A one-waiter wake-up flag: a notify that arrives before wait() is not lost. */

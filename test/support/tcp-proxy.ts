@@ -1,35 +1,48 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 
 // A TCP relay in front of a real server (PostgreSQL here), for tests of what the service does
-// when that server goes away: cut() closes every relayed connection and refuses new ones, as a
-// stopped or unreachable database does; restore() listens on the same port again.
+// when that server goes away:
+// - cut(): every relayed connection is closed and new ones are refused, as by a stopped database;
+// - mute(): connections stay open but nothing gets through any more, and new ones are accepted
+//   but never answered, as when a NAT or load balancer silently drops a connection's state, or a
+//   host stops answering;
+// - restore(): new connections are relayed again (muted ones stay dead, as half-open ones do).
 
 export interface TcpProxy {
   /** `url` with its host and port replaced by the relay's. */
   urlFor(url: string): string;
   cut(): Promise<void>;
+  mute(): void;
   restore(): Promise<void>;
   close(): Promise<void>;
 }
 
+interface Pair {
+  client: Socket;
+  upstream: Socket;
+  relaying: boolean;
+}
+
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
-  const sockets = new Set<Socket>();
-  const track = (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    socket.on('error', () => socket.destroy());
-  };
-  let server: Server = relay();
+  const pairs = new Set<Pair>();
+  let muted = false;
   let port = 0;
+  let server = relay();
 
   function relay(): Server {
     return createServer((client) => {
       const upstream = createConnection(target.port, target.host);
-      track(client);
-      track(upstream);
-      client.pipe(upstream).pipe(client);
-      client.once('close', () => upstream.destroy());
-      upstream.once('close', () => client.destroy());
+      const pair: Pair = { client, upstream, relaying: !muted };
+      pairs.add(pair);
+      client.on('data', (chunk) => pair.relaying && upstream.write(chunk));
+      upstream.on('data', (chunk) => pair.relaying && client.write(chunk));
+      for (const [socket, other] of [[client, upstream], [upstream, client]] as const) {
+        socket.on('error', () => socket.destroy());
+        socket.once('close', () => {
+          other.destroy();
+          pairs.delete(pair);
+        });
+      }
     });
   }
   function listen(): Promise<void> {
@@ -44,7 +57,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   }
   async function cut(): Promise<void> {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const socket of sockets) socket.destroy();
+    for (const pair of pairs) pair.client.destroy();
     await closed;
   }
 
@@ -57,7 +70,13 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       return relayed.toString();
     },
     cut,
+    mute() {
+      muted = true;
+      for (const pair of pairs) pair.relaying = false;
+    },
     async restore() {
+      muted = false;
+      if (server.listening) return;
       server = relay();
       await listen();
     },
