@@ -53,8 +53,9 @@ export function isDatabaseUnreachable(error: unknown): boolean {
   }
   if (!(error instanceof Error)) return false;
   if (NETWORK_ERRORS.has((error as NodeJS.ErrnoException).code ?? '')) return true;
-  // knex found no pooled connection in time; node-postgres lost or could not open its socket.
-  return error.name === 'KnexTimeoutError' || /^Connection terminated/.test(error.message);
+  // knex found no pooled connection in time; node-postgres lost or could not open its socket
+  // (knex puts the statement in front of that message: "COMMIT; - Connection terminated ...").
+  return error.name === 'KnexTimeoutError' || /Connection terminated/.test(error.message);
 }
 
 /** True when `error` is a foreign-key violation (a referenced row is missing). */

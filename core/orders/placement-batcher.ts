@@ -1,3 +1,4 @@
+import { isDatabaseUnreachable } from '../db-errors.ts';
 import type { Logger } from '../logger.ts';
 import { recordPlacementBatch } from './metrics.ts';
 import { explainUnplaced, placeOrder, placeOrders, type PlaceDeps, type Placed, type Placement } from './place-order.ts';
@@ -75,11 +76,19 @@ export class PlacementBatcher {
   async #placeBatch(batch: Waiting[]): Promise<void> {
     if (batch.length === 1) return settle(batch[0]!, placeOrder(this.#deps, batch[0]!.placement));
     const placed = await placeOrders(this.#deps, batch.map((waiting) => waiting.placement)).catch((error: unknown) => {
+      // A connection lost while the batch ran may have been lost after the server committed it:
+      // placing its orders again could place each twice. They are answered with the error (a
+      // 503); a client that sent an Idempotency-Key can retry safely and gets its order back.
+      if (isDatabaseUnreachable(error)) {
+        batch.forEach((waiting) => waiting.reject(error));
+        return undefined;
+      }
       // The batch rolled back, and one order's problem must not become the others': each is
       // placed again on its own and gets its own answer.
       this.#log.warn({ err: error, orders: batch.length }, 'placing a batch of orders failed; placing them one at a time');
       return null;
     });
+    if (placed === undefined) return;
     batch.forEach((waiting, index) => {
       const order = placed?.[index];
       if (order) waiting.resolve({ order: toOrderView(order), replayed: false });

@@ -1,9 +1,12 @@
 import { expect } from 'chai';
+import { createDb } from '../../core/db.ts';
 import { PlacementBatcher } from '../../core/orders/placement-batcher.ts';
 import type { Placed, Placement } from '../../core/orders/place-order.ts';
 import { Problem } from '../../core/problems.ts';
+import { testEnvironment } from '../support/environment.ts';
+import { startTcpProxy } from '../support/tcp-proxy.ts';
 import { startWorkersInProcess } from '../support/workers.ts';
-import { allDecided, createShop, createShopper, orderTestbed, statusesOf, unique } from './fixtures.ts';
+import { allDecided, createShop, createShopper, orderTestbed, statusesOf, unique, waitUntil } from './fixtures.ts';
 
 // Group commit: orders that queue up behind a busy placement transaction are placed together in
 // the next one. Each must still get its own answer, exactly as if it had been placed alone.
@@ -70,6 +73,30 @@ describe('placing orders in batches (group commit)', function () {
     const metrics = await (await bed.app.request('/metrics')).text();
     const bucket = (le: number) => Number(new RegExp(`^order_placement_batch_size_bucket\\{le="${le}"\\} (\\d+)$`, 'm').exec(metrics)?.[1]);
     expect(bucket(10) - bucket(5)).to.be.at.least(1);
+  });
+
+  it('does not place again a batch whose connection broke after COMMIT was sent: its orders are stored once', async () => {
+    const { storeId, productIds } = await createShop(bed.app.services.db, [10]);
+    const url = new URL(testEnvironment().databaseUrl);
+    const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
+    const db = createDb(proxy.urlFor(testEnvironment().databaseUrl));
+    try {
+      const relayed = new PlacementBatcher({ db, boss: bed.app.services.boss }, bed.app.services.log, { inFlight: 1, maxBatch: 200 });
+      const order = { userId: bed.shopper.id, request: { store_id: storeId, items: [{ product_id: productIds[0]!, quantity_requested: 1 }] } };
+      // The server gets the batch's COMMIT and commits; the answer never comes back.
+      proxy.dropAfter('COMMIT');
+      const results = await Promise.all([order, order, order].map((p) => outcome(relayed.place(p))));
+      for (const result of results) expect(result).to.be.instanceOf(Error).with.property('message').that.matches(/Connection terminated/);
+      // The server may still be committing when the client has already lost the connection. The
+      // answers above came after any placing again would have been done: the batch is there
+      // once, not six orders.
+      const stored = async () => (await bed.app.services.db('orders').where('store_id', storeId).count<{ count: number }[]>('* as count'))[0]!.count;
+      await waitUntil('the batch to be committed', async () => (await stored()) > 0, 10_000);
+      expect(await stored()).to.equal(3);
+    } finally {
+      await db.destroy();
+      await proxy.close();
+    }
   });
 
   it("places each order of a failed batch on its own, so one order's failure is not the others'", async () => {

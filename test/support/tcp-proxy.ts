@@ -6,7 +6,10 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 // - mute(): connections stay open but nothing gets through any more, and new ones are accepted
 //   but never answered, as when a NAT or load balancer silently drops a connection's state, or a
 //   host stops answering;
-// - restore(): new connections are relayed again (muted ones stay dead, as half-open ones do).
+// - restore(): new connections are relayed again (muted ones stay dead, as half-open ones do);
+// - dropAfter(text): the next message from a client that contains `text` reaches the server,
+//   and then that connection breaks before the server's answer can come back: a request whose
+//   outcome the client cannot know (COMMIT, say).
 
 export interface TcpProxy {
   /** `url` with its host and port replaced by the relay's. */
@@ -14,6 +17,7 @@ export interface TcpProxy {
   cut(): Promise<void>;
   mute(): void;
   restore(): Promise<void>;
+  dropAfter(text: string): void;
   close(): Promise<void>;
 }
 
@@ -26,6 +30,7 @@ interface Pair {
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const pairs = new Set<Pair>();
   let muted = false;
+  let dropMarker: string | null = null;
   let port = 0;
   let server = relay();
 
@@ -34,7 +39,16 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       const upstream = createConnection(target.port, target.host);
       const pair: Pair = { client, upstream, relaying: !muted };
       pairs.add(pair);
-      client.on('data', (chunk) => pair.relaying && upstream.write(chunk));
+      client.on('data', (chunk: Buffer) => {
+        if (!pair.relaying) return;
+        upstream.write(chunk);
+        if (dropMarker !== null && chunk.includes(dropMarker)) {
+          dropMarker = null;
+          pair.relaying = false;
+          upstream.end(); // the server reads the message, then the end of the connection
+          client.destroy();
+        }
+      });
       upstream.on('data', (chunk) => pair.relaying && client.write(chunk));
       for (const [socket, other] of [[client, upstream], [upstream, client]] as const) {
         socket.on('error', () => socket.destroy());
@@ -79,6 +93,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       if (server.listening) return;
       server = relay();
       await listen();
+    },
+    dropAfter(text) {
+      dropMarker = text;
     },
     async close() {
       if (server.listening) await cut();
