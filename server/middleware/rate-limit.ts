@@ -24,6 +24,20 @@ interface Options {
 
 const RESET = 'RateLimit-Reset';
 
+/**
+ * The Map koa-ratelimit's memory store counts in (no Redis). The store keeps a counter for every
+ * client it ever saw, so each window the counters whose window is over are dropped: the limiter
+ * would start them afresh anyway (`reset` is when the window ends, in seconds).
+ */
+export function memoryCounters(durationMs: number): Map<string, { reset?: number }> {
+  const counters = new Map<string, { reset?: number }>();
+  setInterval(() => {
+    const now = Date.now() / 1000;
+    for (const [key, counter] of counters) if (counter.reset !== undefined && counter.reset < now) counters.delete(key);
+  }, durationMs).unref();
+  return counters;
+}
+
 /** koa-ratelimit gives the reset as a Unix time; the IETF RateLimit headers say seconds from now. */
 function secondsUntil(epochSeconds: unknown): string {
   return String(Math.max(0, Math.round(Number(epochSeconds) - Date.now() / 1000)));
@@ -32,7 +46,7 @@ function secondsUntil(epochSeconds: unknown): string {
 // koa-ratelimit with our conventions: IETF RateLimit-* header names, and a thrown 429 that the
 // problem+json middleware renders (it carries Retry-After).
 export function rateLimit(options: Options): Middleware {
-  const storage = options.redis ? { driver: 'redis' as const, db: options.redis } : { driver: 'memory' as const, db: new Map() };
+  const storage = options.redis ? { driver: 'redis' as const, db: options.redis } : { driver: 'memory' as const, db: memoryCounters(options.durationMs) };
   const limiter = ratelimit({
     ...storage,
     duration: options.durationMs,
