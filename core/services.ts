@@ -39,7 +39,7 @@ export interface OpenServices extends Services {
 }
 
 export async function openServices(config: Config, log: Logger, databaseUrl: string, options: ServiceOptions = {}): Promise<OpenServices> {
-  const db = createDb(databaseUrl, config.DATABASE_POOL_MAX);
+  const db = createDb(databaseUrl, config.DATABASE_POOL_MAX, log);
   const redis = connectRedis(config.REDIS_URL, config.REDIS_KEY_PREFIX, log);
   const boss = createBoss(databaseUrl, log, { runsWorkers: options.runsWorkers ?? false, turnStores: config.ORDER_TURN_STORES });
   const orderEvents = new OrderEvents(databaseUrl, log);
