@@ -5,6 +5,9 @@ import { z } from 'zod';
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  // Worker and mailer processes serve GET /metrics on this port when it is set (they serve no
+  // other HTTP); unset: they serve none. The web process's /metrics is on PORT.
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Unset: `npm start` runs an embedded PostgreSQL under .data/ (development only).
   DATABASE_URL: z.string().optional(),

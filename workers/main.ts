@@ -6,6 +6,7 @@ import { loadConfig } from '../core/config.ts';
 import { createLogger } from '../core/logger.ts';
 import { openServices } from '../core/services.ts';
 import { exitOnUncaughtError, stopOnSignal } from '../core/shutdown.ts';
+import { serveMetrics } from './metrics-server.ts';
 import { parseWorkerQueues, startWorkers, type WorkerQueue } from './start.ts';
 
 const config = loadConfig();
@@ -24,6 +25,10 @@ if (!config.DATABASE_URL) {
 }
 const services = await openServices(config, log, config.DATABASE_URL, { runsWorkers: true });
 await startWorkers(services, queues);
+const metrics = config.METRICS_PORT === undefined ? null : await serveMetrics(config.METRICS_PORT, log);
 log.info({ queues }, 'worker process running');
 // SIGTERM: stop fetching, let the running turns commit, then close.
-stopOnSignal(log, () => services.close());
+stopOnSignal(log, async () => {
+  await services.close();
+  metrics?.close();
+});

@@ -1,0 +1,40 @@
+import { expect } from 'chai';
+import { createServer } from 'node:net';
+import { spawnWorkerProcess, type WorkerProcess } from '../support/workers.ts';
+import { allDecided, createShop, orderTestbed, placed, waitUntil } from './fixtures.ts';
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+// Orders are decided in worker processes, which serve no API: with METRICS_PORT they serve what
+// they count to Prometheus, so orders_decided_total moves in production, not only under npm start.
+describe('a worker process with METRICS_PORT', function () {
+  this.timeout(60_000);
+  const bed = orderTestbed();
+  let worker: WorkerProcess | undefined;
+  after(() => worker?.stop());
+
+  it('serves GET /metrics with the orders it decided, by status', async () => {
+    const port = await freePort();
+    worker = await spawnWorkerProcess({ METRICS_PORT: String(port), ORDER_WORKER_CONCURRENCY: '1' });
+    const { storeId, productIds } = await createShop(bed.app.services.db, [1]);
+    const line = [{ product_id: productIds[0]!, quantity_requested: 1 }];
+    const ids = [await placed(bed.app, bed.shopper, storeId, line), await placed(bed.app, bed.shopper, storeId, line)];
+    await allDecided(bed.app.services.db, ids);
+
+    // The counter moves just after the turn commits, so it is read until it has.
+    const read = () => fetch(`http://127.0.0.1:${port}/metrics`).then((response) => response.text(), () => '');
+    const metrics = await waitUntil('the worker to count both decisions', async () => {
+      const text = await read();
+      return /^orders_decided_total\{status="REJECTED"\} 1$/m.test(text) && text;
+    });
+    expect(metrics).to.match(/^orders_decided_total\{status="CONFIRMED"\} 1$/m);
+    expect(metrics).to.match(/^process_cpu_seconds_total /m);
+    expect((await fetch(`http://127.0.0.1:${port}/other`)).status).to.equal(404);
+  });
+});
