@@ -33,6 +33,39 @@ describe('product stock counts (in stock in any store)', function () {
     db = bed.app.services.db;
   });
 
+  it('stay exact when a stock change that crosses zero races an update of the same product (migration 800)', async () => {
+    for (const [change, from, to] of [['sold out', 1, 0], ['restocked', 0, 1]] as const) {
+      // a and b share a (category, price) pair; b stays in stock.
+      const shop = await createShop(db, [from, 1], '6.66');
+      const [a] = shop.productIds as [number, number];
+      const stockChange = await db.transaction(); // an order turn, say, still open
+      await stockChange('inventory').where({ store_id: shop.storeId, product_id: a }).update({ quantity: to });
+      const rename = db('products').where({ id: a }).update({ title: db.raw("title || ' (new edition)'") }).then(() => {});
+      await waitUntil('the rename to wait for the stock change', async () => {
+        const { rows } = await db.raw<{ rows: { waiting: number }[] }>("SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
+        return rows[0]!.waiting > 0;
+      });
+      await stockChange.commit();
+      await rename;
+      expect(await counts(db, a), change).to.deep.equal([to, to, 1 + to, 1 + to]);
+    }
+  });
+
+  it('refuse to delete a product and its stock in one statement, which they could not count out', async () => {
+    const shop = await createShop(db, [3], '5.55');
+    const [a] = shop.productIds as [number];
+    let error: unknown;
+    await db.raw('WITH stock AS (DELETE FROM inventory WHERE product_id = ?) DELETE FROM products WHERE id = ?', [a, a]).catch((e: unknown) => (error = e));
+    expect(error).to.have.property('code', '23503'); // the counter still refers to the product
+    expect(await counts(db, a)).to.deep.equal([1, 1, 1, 1]);
+    // One after the other, as anything that removes a product does, it is counted out.
+    const { category_id: categoryId } = await db('products').where({ id: a }).first('category_id');
+    await db('inventory').where({ product_id: a }).delete();
+    await db('products').where({ id: a }).delete();
+    expect(await db('product_price_counts').where({ category_id: categoryId, price: '5.55' }).first()).to.equal(undefined);
+    expect(await db('product_stock_counts').where({ product_id: a }).first()).to.equal(undefined);
+  });
+
   it('follow one product across stores: sold out in one, in all, restocked, removed, repriced', async () => {
     const shop = await createShop(db, [2, 5], '7.77');
     const [a, b] = shop.productIds as [number, number];
