@@ -107,6 +107,15 @@ describe('GET /api/search/products/', () => {
       expect((await ok()).count).to.equal(before);
     });
 
+    it('a category name names one category: another that differs only in case is refused', async () => {
+      const name = `Qzcase ${Date.now()}`;
+      await db()('categories').insert({ name });
+      let error: unknown;
+      await db()('categories').insert({ name: name.toUpperCase() }).catch((e: unknown) => (error = e));
+      expect(error).to.have.property('code', '23505');
+      expect((await ok({ category: name.toLowerCase() })).count).to.equal(0); // found, and empty
+    });
+
     it('refuses unknown query parameters, naming them', async () => {
       await badRequest({ pricemax: '10' }, 'pricemax');
     });
