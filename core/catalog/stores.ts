@@ -49,6 +49,12 @@ export interface InventoryLine {
 
 /** The store's inventory lines sorted by title (then product id); 404 if the store does not exist. */
 export async function storeInventory(db: Db, storeId: number, filters: InventoryFilters): Promise<PageOf<InventoryLine>> {
+  // The count and the page are read from one snapshot, so that stock selling out meanwhile cannot
+  // give a count that the pages do not add up to.
+  return await db.transaction((trx) => inventoryPage(trx, storeId, filters), { isolationLevel: 'repeatable read', readOnly: true });
+}
+
+async function inventoryPage(db: Db, storeId: number, filters: InventoryFilters): Promise<PageOf<InventoryLine>> {
   // Products are joined only when the search needs their titles: counting a large store's lines
   // is then an index-only scan of inventory instead of a join over every line.
   const filtered = (withProducts: boolean) => {
@@ -60,7 +66,7 @@ export async function storeInventory(db: Db, storeId: number, filters: Inventory
   };
   const store = await db('stores').where({ id: storeId }).first('id');
   if (!store) throw notFound(`Store ${storeId} does not exist.`);
-  const [counted, rows] = await Promise.all([
+  const [counted, rows] = await Promise.all([ // one connection: they run one after the other
     filtered(Boolean(filters.search)).count({ count: '*' }).first(),
     filtered(true)
       .join('categories', 'categories.id', 'products.category_id')
