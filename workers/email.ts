@@ -17,8 +17,8 @@ import type { Services } from '../core/services.ts';
 // costs one fetch, one query for all its orders and one completion, so a backlog (a flash sale
 // confirms hundreds of orders a second) drains without a database round trip per email. With
 // full batches pg-boss fetches again at once. Two pollers keep one slow batch from stalling every
-// email. A batch's sends run in parallel over the pool, well inside the queue's expireInSeconds
-// even at the mailer's timeouts.
+// email. A batch's sends run in parallel over the pool; the queue's expireInSeconds leaves room
+// for a slow SMTP server (core/email/queue.ts).
 const POLLERS = 2;
 const BATCH_SIZE = 50;
 

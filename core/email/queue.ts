@@ -34,9 +34,13 @@ export async function createEmailQueues(boss: PgBoss, options: EmailQueueOptions
     retryDelay: options.retryDelay,
     retryBackoff: true,
     retryDelayMax: options.retryDelayMax,
-    // A send is bounded by the mailer's socket timeouts (well under a minute); a job active for
-    // longer than this belongs to a dead worker and is retried.
-    expireInSeconds: 120,
+    // A dead mailer's jobs are noticed by their heartbeat lapsing (pg-boss's smallest, 10 s) and
+    // retried, so the expiry only has to bound a live mailer: a batch of 50 sends queues on the 5
+    // pooled SMTP connections (workers/email.ts, core/email/mailer.ts), each send bounded by a 30 s
+    // socket timeout, so a slow or throttling SMTP server can keep one batch busy for minutes. An
+    // expiry inside that would fail the whole batch, and sent messages would go out again.
+    heartbeatSeconds: 10,
+    expireInSeconds: 15 * 60,
     deadLetter: EMAIL_DEAD_LETTER_QUEUE,
   };
   await boss.createQueue(EMAIL_QUEUE, { policy: 'standard', ...settings });
