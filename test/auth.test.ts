@@ -243,6 +243,18 @@ describe('auth', () => {
       expect(rows.every((row) => row.revoked_at !== null)).to.equal(true);
     });
 
+    it('answers 401, never a deadlock 500, when two used tokens of one family come back at once', async () => {
+      for (let round = 0; round < 8; round++) {
+        const { refreshToken: first } = await loggedIn();
+        const second = (await refresh(first)).body.refresh;
+        const third = (await refresh(second)).body.refresh;
+        // The owner and a thief replay old tokens of the session at the same moment.
+        const replies = await Promise.all([refresh(first), refresh(second)]);
+        expect(replies.map((reply) => reply.status), `round ${round}`).to.deep.equal([401, 401]);
+        expectProblem(await refresh(third), 401);
+      }
+    });
+
     it('refuses every token of a family in which any token is revoked', async () => {
       // The state a rotation racing a revocation leaves behind: a live token in a revoked family.
       const { account, refreshToken } = await loggedIn();
