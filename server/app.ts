@@ -21,6 +21,9 @@ export function createApp(services: Services): Koa {
   // entry, which it appends. Entries before it are whatever the client sent, and reading the
   // first of them (Koa's default) would let every request pick its own rate-limit bucket.
   const app = new Koa({ proxy: services.config.TRUST_PROXY, maxIpsCount: 1 });
+  // What fails outside the middleware (a client that breaks off or garbles its request) goes to
+  // the structured log; without a listener Koa prints it to stderr as plain text.
+  app.on('error', (error: Error) => services.log.warn({ err: error }, 'HTTP request ended without an answer'));
   app.use(recordHttpMetrics);
   app.use(problemJson(services.log));
   // Suggestions come first: they are the hottest route (a request per keystroke) and take no

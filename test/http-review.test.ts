@@ -68,14 +68,24 @@ describe('HTTP layer: odd client input is a 4xx problem, never a 500', () => {
     expect(response.headers.get('allow')).to.equal('POST');
   });
 
-  it('a Host header that names no host is a 400 on a paginated list, whose links are built on it', async () => {
-    // fetch() would not send such a Host, so the request is written by hand.
-    const { port } = new URL(app.url);
-    const answer = await new Promise<string>((resolve, reject) => {
-      const socket = connect(Number(port), '127.0.0.1', () => socket.write('GET /stores/ HTTP/1.1\r\nHost: not a host\r\nConnection: close\r\n\r\n'));
+  /** The raw answer to a request written by hand: fetch() would not send these. */
+  const sendRaw = (request: string) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(new URL(app.url).port), '127.0.0.1', () => socket.write(request));
       let text = '';
       socket.on('data', (chunk) => (text += chunk)).on('end', () => resolve(text)).on('error', reject);
     });
+
+  it('a request target Koa cannot parse (absolute form, broken IPv6 bracket) is a 400 problem', async () => {
+    for (const target of ['http://[/', 'http://[::1]x/stores/', 'https://[/orders/orders/']) {
+      const answer = await sendRaw(`GET ${target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+      expect(answer, target).to.match(/^HTTP\/1\.1 400 /);
+      expect(answer, target).to.match(/content-type: application\/problem\+json/i);
+    }
+  });
+
+  it('a Host header that names no host is a 400 on a paginated list, whose links are built on it', async () => {
+    const answer = await sendRaw('GET /stores/ HTTP/1.1\r\nHost: not a host\r\nConnection: close\r\n\r\n');
     expect(answer).to.match(/^HTTP\/1\.1 400 /);
     expect(answer).to.match(/content-type: application\/problem\+json/i);
     expect(answer).to.include('Host header');

@@ -1,7 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import { STATUS_CODES } from 'node:http';
 import { isDatabaseUnreachable } from '../../core/db-errors.ts';
-import { Problem, unavailable } from '../../core/problems.ts';
+import { badRequest, Problem, unavailable } from '../../core/problems.ts';
 import type { Logger } from '../../core/logger.ts';
 
 // Turns every error into an RFC 9457 problem+json body. Client errors keep their message;
@@ -10,11 +10,12 @@ import type { Logger } from '../../core/logger.ts';
 export function problemJson(log: Logger): Middleware {
   return async (ctx, next) => {
     try {
+      assertParsableTarget(ctx);
       await next();
       if (ctx.body === undefined && ctx.status >= 400) throw routingProblem(ctx);
     } catch (error) {
       const problem = toProblem(error);
-      if (problem.status >= 500) log.error({ err: error, method: ctx.method, path: ctx.path }, 'request failed');
+      if (problem.status >= 500) log.error({ err: error, method: ctx.method, path: ctx.originalUrl.split('?')[0] }, 'request failed');
       ctx.status = problem.status;
       ctx.set(problem.headers);
       ctx.type = 'application/problem+json';
@@ -27,6 +28,20 @@ export function problemJson(log: Logger): Middleware {
       };
     }
   };
+}
+
+/**
+ * Koa parses the request target lazily, and an absolute-form target it cannot parse (`GET
+ * http://[/ HTTP/1.1`) throws from every read of ctx.path or ctx.query, the router's included:
+ * read them once here, so that such a request is the client's 400 and not our 500.
+ */
+function assertParsableTarget(ctx: Context): void {
+  try {
+    void ctx.path;
+    void ctx.querystring;
+  } catch {
+    throw badRequest('The request target is not a valid URL.');
+  }
 }
 
 /**
