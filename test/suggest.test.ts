@@ -57,6 +57,8 @@ describe('GET /api/search/suggest/', () => {
       'Qzspxunder Decoy', // would match "qzsp_u" if _ were a LIKE wildcard
       "Qzsp O'Brien Mug",
       'Qzsp äpfelschäler',
+      'Qzpunct C++ Primer',
+      'Qzpunct Cable', // "c++" without its punctuation would be "c", which starts "Cable"
     ]);
     await bumpCatalogVersion(app.services); // what a staff product edit does
   });
@@ -155,6 +157,10 @@ describe('GET /api/search/suggest/', () => {
     expect(titlesOf((await suggest(app, 'qzsp_u')).body)).to.deep.equal(['Qzsp_under Score']);
     expect(titlesOf((await suggest(app, "qzsp o'b")).body)).to.deep.equal(["Qzsp O'Brien Mug"]);
     expect(titlesOf((await suggest(app, "o'brien")).body)).to.include("Qzsp O'Brien Mug");
+    expect(titlesOf((await suggest(app, 'qzpunct c+')).body)).to.deep.equal(['Qzpunct C++ Primer']);
+    const cpp = titlesOf((await suggest(app, 'c++')).body);
+    expect(cpp).to.include('Qzpunct C++ Primer');
+    for (const title of cpp) expect(title.toLowerCase(), title).to.match(/(^|[^\p{L}\p{N}])c\+\+/u);
     expect(titlesOf((await suggest(app, 'qzsp äpfel')).body)).to.deep.equal(['Qzsp äpfelschäler']);
   });
 

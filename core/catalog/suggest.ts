@@ -30,8 +30,10 @@ export function suggestTitles(services: Services, q: string): Promise<Suggestion
 const TITLE_KEY = 'lower(title) COLLATE "C"';
 // `^@` (starts with) takes q literally: unlike LIKE there are no wildcards to escape.
 const STARTS_WITH = `${TITLE_KEY} ^@ lower(:query)`;
-// Every word of q as a prefix, in order: "espresso mach" finds "Espresso Machine 2000".
+// Every word of q as a prefix, in order: "espresso mach" finds "Espresso Machine 2000". A word
+// typed with punctuation must also appear as typed (see punctuatedWordPatterns).
 const WORD_PREFIX = `to_tsvector('simple', title) @@ to_tsquery('simple', :phrase)`;
+const AS_TYPED = `lower(title) ~ ALL(CAST(:patterns AS text[]))`;
 
 /**
  * q as the tsquery text `'espresso':* <-> 'mach':*`, or null when q has no words. Only letters and
@@ -41,6 +43,18 @@ const WORD_PREFIX = `to_tsvector('simple', title) @@ to_tsquery('simple', :phras
 function phrasePrefixQuery(query: string): string | null {
   const words = query.match(/[\p{L}\p{N}]+/gu);
   return words ? words.map((word) => `'${word}':*`).join(' <-> ') : null;
+}
+
+/**
+ * A regular expression for each word of q that carries punctuation ("c++", "qzvx-p", "o'b"): the
+ * tsquery keeps only its letters and digits ('c':*), which alone would suggest every title with a
+ * word starting with c; the word must also start a title word (or the title) as it was typed.
+ */
+function punctuatedWordPatterns(query: string): string[] {
+  return query
+    .split(' ')
+    .filter((word) => /[^\p{L}\p{N}]/u.test(word))
+    .map((word) => `(^|[^[:alnum:]])${word.replace(/[\\^$.|?*+()[\]{}]/g, '\\$&')}`);
 }
 
 // How many products (lowest ids first) the word search tests one by one before it asks the GIN
@@ -58,7 +72,8 @@ export async function findSuggestions(db: Db, query: string, wordScanBudget = WO
   ).rows;
   const phrase = phrasePrefixQuery(query);
   if (titleMatches.length === SUGGESTION_LIMIT || !phrase) return titleMatches;
-  const wordMatches = await wordPrefixMatches(db, { query, phrase, limit: SUGGESTION_LIMIT - titleMatches.length }, wordScanBudget);
+  const patterns = punctuatedWordPatterns(query);
+  const wordMatches = await wordPrefixMatches(db, { query, phrase, patterns, limit: SUGGESTION_LIMIT - titleMatches.length }, wordScanBudget);
   return [...titleMatches, ...wordMatches];
 }
 
@@ -75,13 +90,16 @@ export async function findSuggestions(db: Db, query: string, wordScanBudget = WO
  */
 async function wordPrefixMatches(
   db: Db,
-  bindings: { query: string; phrase: string; limit: number },
+  bindings: { query: string; phrase: string; patterns: string[]; limit: number },
   budget: number,
 ): Promise<Suggestion[]> {
+  // Without punctuated words the test is left out, not run against an empty list: it would still
+  // lower every candidate's title.
+  const wordPrefix = bindings.patterns.length > 0 ? `${WORD_PREFIX} AND ${AS_TYPED}` : WORD_PREFIX;
   const early: Suggestion[] = (
     await db.raw(
       `SELECT id, title FROM (SELECT id, title FROM products ORDER BY id LIMIT :budget) AS first_products
-       WHERE ${WORD_PREFIX} AND NOT (${STARTS_WITH})
+       WHERE ${wordPrefix} AND NOT (${STARTS_WITH})
        ORDER BY id LIMIT :limit`,
       { ...bindings, budget },
     )
@@ -89,7 +107,7 @@ async function wordPrefixMatches(
   if (early.length === bindings.limit) return early;
   return (
     await db.raw(
-      `WITH matches AS MATERIALIZED (SELECT id, title FROM products WHERE ${WORD_PREFIX})
+      `WITH matches AS MATERIALIZED (SELECT id, title FROM products WHERE ${wordPrefix})
        SELECT id, title FROM matches WHERE NOT (${STARTS_WITH})
        ORDER BY id LIMIT :limit`,
       bindings,

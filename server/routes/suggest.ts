@@ -26,7 +26,8 @@ registry.registerPath({
   description:
     'At most 10 products whose title, or a word in it, starts with `q` (case-insensitive; with several words in `q`, ' +
     'consecutive title words start with them): whole-title matches first (alphabetical), then word matches (by id). ' +
-    'Punctuation in `q` is matched literally against the start of titles and separates words. Cached until the ' +
+    'Punctuation in `q` is matched literally: against the start of the title, and within a word of `q` against the ' +
+    'start of a title word (`c++` finds "C++ Primer", not "Cable"). Cached until the ' +
     'catalog changes. Rate limited per user when a valid Bearer token is sent, else per ' +
     'client IP; every answer carries RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset.',
   tags: ['Search'],
