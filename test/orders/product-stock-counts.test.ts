@@ -51,6 +51,24 @@ describe('product stock counts (in stock in any store)', function () {
     }
   });
 
+  it('let a stock change that crosses zero and a transaction updating the same products one by one both finish (no deadlock)', async () => {
+    const shop = await createShop(db, [1, 1], '4.44');
+    const [a, b] = shop.productIds as [number, number];
+    const rename = (trx: Db, id: number) => trx('products').where({ id }).update({ title: db.raw("title || ' (new edition)'") });
+    const editor = await db.transaction(); // a catalog edit, product by product, in the other order
+    await rename(editor, b);
+    const sellOut = db.transaction(async (trx) => trx('inventory').where({ store_id: shop.storeId }).whereIn('product_id', [a, b]).update({ quantity: 0 }));
+    await waitUntil('the stock change to wait for the edit', async () => {
+      const { rows } = await db.raw<{ rows: { waiting: number }[] }>("SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
+      return rows[0]!.waiting > 0;
+    });
+    await rename(editor, a);
+    await editor.commit();
+    await sellOut;
+    expect(await counts(db, a)).to.deep.equal([0, 0, 0, 0]);
+    expect(await counts(db, b)).to.deep.equal([0, 0, 0, 0]);
+  });
+
   it('refuse to delete a product and its stock in one statement, which they could not count out', async () => {
     const shop = await createShop(db, [3], '5.55');
     const [a] = shop.productIds as [number];

@@ -2,26 +2,38 @@ import type { Knex } from 'knex';
 
 // Two fixes to the "in stock in any store" counts of migration 700, and a recount of them.
 //
-// 1. A stock change that crosses zero moves its product's pair (product_price_counts.in_stock),
-//    which it finds through products. It read the product row without a lock, so a concurrent
-//    product update (a rename is enough) whose trigger had read product_stock_counts before the
-//    stock change committed applied the same product's move a second time: the pair's in_stock
-//    stayed one off (or the statement failed its check). The stock change now takes the crossing
-//    products' rows FOR SHARE, in id order, before their pairs: a product update waits for it, or
-//    it for the update, and each then reads the other's committed result. Lock order stays
-//    products before pairs, as the products trigger takes them, so no deadlock is added.
+// 1. A product update (a rename is enough) moves its products' in-stock counts between
+//    (category, price) pairs, reading product_stock_counts to know which products are in stock.
+//    It read them before it locked the pairs, so a stock change crossing zero that was still
+//    uncommitted then (an order turn holding the pair) was counted on the old snapshot, and its
+//    committed change applied once more on top: the pair's in_stock stayed one off for good (or
+//    the statement failed its check). The products trigger now locks its pairs first, old and new
+//    in key order, and reads the counts only then, in statements of their own: a stock change
+//    holding a pair has committed by then. Neither side takes a new kind of lock (the stock
+//    change locks counts, then pairs; the product update its rows, then pairs), so no deadlock is
+//    added; locking products from the stock change instead would have one with a transaction that
+//    updates two products in the other order.
 // 2. product_stock_counts referred to products ON DELETE CASCADE. A product with stock cannot be
 //    deleted (inventory refers to it), except by one statement that also deletes its inventory,
 //    where the cascade removed the count row before the triggers could count it out. Without the
 //    cascade that one statement is refused; deleting the inventory first, then the product, works.
 //
 // Counts that drifted before this migration are made exact again: it recounts both, with writes
-// to products and inventory held off meanwhile (as the other counting migrations should have).
+// to products and inventory held off meanwhile.
 
-const FUNCTION = 'product_stock_counts_add(int[], int[])';
-/** Where the pairs are locked in migration 700's function body; the product lock goes before it. */
-const PAIR_LOCK = '      PERFORM 1 FROM product_price_counts c\n';
-const PRODUCT_LOCK = '      PERFORM 1 FROM products WHERE id = ANY(crossed) ORDER BY id FOR SHARE;\n';
+const FUNCTION = 'product_price_counts_track_with_stock()';
+/** Where migration 700's function body first reads product_stock_counts; the pair lock goes before it. */
+const FIRST_READ = "      IF TG_OP IN ('DELETE', 'UPDATE') THEN\n        UPDATE product_price_counts c SET n = c.n - gone.n";
+const PAIR_LOCK = `      IF TG_OP = 'UPDATE' THEN
+        PERFORM 1 FROM product_price_counts c
+        WHERE (c.category_id, c.price) IN (SELECT category_id, price FROM old_rows UNION SELECT category_id, price FROM new_rows)
+        ORDER BY c.category_id, c.price FOR UPDATE;
+      ELSIF TG_OP = 'DELETE' THEN
+        PERFORM 1 FROM product_price_counts c
+        WHERE (c.category_id, c.price) IN (SELECT category_id, price FROM old_rows)
+        ORDER BY c.category_id, c.price FOR UPDATE;
+      END IF;
+`;
 
 /** Replaces the function with its own definition, edited: the body is kept in one place, migration 700. */
 async function editFunction(knex: Knex, edit: (definition: string) => string): Promise<void> {
@@ -47,7 +59,7 @@ async function setCascade(knex: Knex, cascade: boolean): Promise<void> {
 
 export async function up(knex: Knex): Promise<void> {
   await knex.raw('LOCK TABLE products, inventory IN SHARE ROW EXCLUSIVE MODE');
-  await editFunction(knex, (definition) => definition.replace(PAIR_LOCK, PRODUCT_LOCK + PAIR_LOCK));
+  await editFunction(knex, (definition) => definition.replace(FIRST_READ, PAIR_LOCK + FIRST_READ));
   await setCascade(knex, false);
   await knex.raw(`
     MERGE INTO product_stock_counts c
@@ -63,5 +75,5 @@ export async function up(knex: Knex): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   await setCascade(knex, true);
-  await editFunction(knex, (definition) => definition.replace(PRODUCT_LOCK, ''));
+  await editFunction(knex, (definition) => definition.replace(PAIR_LOCK, ''));
 }
