@@ -49,7 +49,8 @@ const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIP
 export function isDatabaseUnreachable(error: unknown): boolean {
   if (error instanceof pg.DatabaseError) {
     const code = error.code ?? '';
-    return code.startsWith('08') || UNREACHABLE_CODES.has(code);
+    // 08P01 (protocol violation) is ours: a statement sent with the wrong number of values.
+    return (code.startsWith('08') && code !== '08P01') || UNREACHABLE_CODES.has(code);
   }
   if (!(error instanceof Error)) return false;
   if (NETWORK_ERRORS.has((error as NodeJS.ErrnoException).code ?? '')) return true;
