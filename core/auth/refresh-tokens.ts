@@ -27,11 +27,12 @@ export function issueRefreshToken(deps: Deps, userId: number): Promise<string> {
 
 /**
  * Exchanges a refresh token for the next one of its family; 401 when it is unknown, expired,
- * revoked or already used (the last also revokes the family). Every rotation locks its whole
- * family, row by row in id order, before it reads or changes any of it: concurrent uses of one
- * family (of one token, or of two, as when the owner and a thief replay old ones) queue up, the
- * first decides and the others see what it did. Locking only the presented token let two such
- * rotations each hold their own row while revoking the other's: a deadlock, answered as a 500.
+ * revoked or already used (the last also revokes the family). Every rotation first locks its
+ * family's first token, the family's lock, and only then reads it: concurrent uses of one family
+ * (of one token, or of two, as when the owner and a thief replay old ones) queue up, the first
+ * decides and the others see what it did. Locking only the presented token let two such rotations
+ * each hold their own row while revoking the other's: a deadlock, answered as a 500. (One row, not
+ * the whole family, which grows by a token every refresh.)
  */
 export async function rotateRefreshToken(deps: Deps, token: string): Promise<Rotated> {
   // The transaction returns its verdict instead of throwing, because throwing would roll back
@@ -39,11 +40,14 @@ export async function rotateRefreshToken(deps: Deps, token: string): Promise<Rot
   const outcome = await deps.db.transaction(async (trx): Promise<Outcome> => {
     const presented = await RefreshToken.query(trx).select('id', 'family_id').where('token_hash', sha256(token)).first();
     if (!presented) return { refused: 'invalid' };
-    const family = await RefreshToken.query(trx).where('family_id', presented.family_id).orderBy('id').forUpdate();
-    const row = family.find((member) => member.id === presented.id);
+    await RefreshToken.query(trx).select('id').where('family_id', presented.family_id).orderBy('id').first().forUpdate();
+    const row = await RefreshToken.query(trx).findById(presented.id);
     const now = new Date();
+    if (!row || row.revoked_at) return { refused: 'invalid' };
     // A family with any revoked token is dead as a whole.
-    if (!row || family.some((member) => member.revoked_at)) return { refused: 'invalid' };
+    if (await RefreshToken.query(trx).where('family_id', row.family_id).whereNotNull('revoked_at').first()) {
+      return { refused: 'invalid' };
+    }
     if (row.used_at) {
       await RefreshToken.query(trx).where('family_id', row.family_id).whereNull('revoked_at').patch({ revoked_at: now });
       return { refused: 'reused', userId: row.user_id, familyId: row.family_id };
