@@ -339,6 +339,15 @@ describe('auth', () => {
       expectProblem(await attempt(`auth_nobody_${tag()}`, `${randomIp()}, ${ip}`), 429);
     });
 
+    it('counts the spellings of one username as the database matches them, where JavaScript lowers letters otherwise', async () => {
+      const account = { ...newAccount(), username: `${tag()}ΟΔΥΣΣΕΥΣ` };
+      expect((await send(limitedApp, '/api/register/', { body: account })).status).to.equal(201);
+      // PostgreSQL lowers the final Σ to σ, as the login's lookup does; toLowerCase() makes it ς.
+      const lowered = `${account.username.slice(0, -8)}οδυσσευσ`;
+      for (const username of [account.username, lowered, account.username]) expect((await attempt(username, randomIp())).status).to.equal(401);
+      expectProblem(await attempt(lowered, randomIp()), 429);
+    });
+
     it('limits attempts per username (any case) across client IPs, even with the right password', async () => {
       const account = newAccount();
       const registered = await send(limitedApp, '/api/register/', { body: account });

@@ -61,6 +61,16 @@ export async function registerUser(db: Db, registration: Registration, options: 
   }
 }
 
+/**
+ * The username as authenticate() compares it: lowered by PostgreSQL, which for some letters
+ * lowers otherwise than JavaScript (a final Σ is σ here, ς in toLowerCase), so that anything
+ * keyed on it (the per-username login limit) takes one account's spellings for one.
+ */
+export async function comparableUsername(db: Db, username: string): Promise<string> {
+  const { rows } = await db.raw<{ rows: { name: string }[] }>('SELECT lower(?::text) AS name', [username]);
+  return rows[0]!.name;
+}
+
 /** The user whose username (any case) and password match, else null. */
 export async function authenticate(db: Db, username: string, password: string): Promise<AuthenticatedUser | null> {
   const user = await User.query(db).whereRaw('lower(username) = lower(?)', [username]).first();

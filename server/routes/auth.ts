@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import { createHash } from 'node:crypto';
 import type { Context } from 'koa';
 import { signAccessToken } from '../../core/auth/access-tokens.ts';
-import { authenticate, registerUser, Registration } from '../../core/auth/accounts.ts';
+import { authenticate, comparableUsername, registerUser, Registration } from '../../core/auth/accounts.ts';
 import { issueRefreshToken, rotateRefreshToken } from '../../core/auth/refresh-tokens.ts';
 import { unauthorized } from '../../core/problems.ts';
 import type { Services } from '../../core/services.ts';
@@ -72,7 +72,7 @@ export function authRoutes(services: Services): Router {
   // guessing one account. Every attempt counts, successful or not.
   // Without working counters login is refused (503), since unlimited attempts invite guessing.
   const limitPerIp = rateLimit({ name: 'login-ip', ...loginLimit, key: (ctx) => ctx.ip });
-  const limitPerUsername = rateLimit({ name: 'login-user', ...loginLimit, key: usernameBucket });
+  const limitPerUsername = rateLimit({ name: 'login-user', ...loginLimit, key: (ctx) => usernameBucket(ctx, services) });
 
   const tokensFor = (user: { id: number; isStaff: boolean }, refresh: string) => ({
     access: signAccessToken({ userId: user.id, isStaff: user.isStaff }, services.jwtSecret, services.config.ACCESS_TOKEN_TTL_SECONDS),
@@ -102,9 +102,10 @@ export function authRoutes(services: Services): Router {
   return router;
 }
 
-/** The per-username bucket: case-insensitive like usernames, hashed so keys stay short and no name is stored in Redis. */
-function usernameBucket(ctx: Context): string | false {
+/** The per-username bucket: the name as the login matches it, hashed so keys stay short and no name is stored in Redis. */
+async function usernameBucket(ctx: Context, services: Services): Promise<string | false> {
   const username = (ctx.request.body as { username?: unknown } | undefined)?.username;
-  if (typeof username !== 'string') return false; // refused by validation, and counted per IP
-  return createHash('sha256').update(username.toLowerCase()).digest('base64url');
+  // Refused by validation (PostgreSQL text cannot hold NUL either), and counted per IP.
+  if (typeof username !== 'string' || username.includes('\0')) return false;
+  return createHash('sha256').update(await comparableUsername(services.db, username)).digest('base64url');
 }
