@@ -84,6 +84,15 @@ describe('HTTP layer: odd client input is a 4xx problem, never a 500', () => {
     }
   });
 
+  it('a declared body of 2^31 bytes or more is a 413 at once, not a wait for a body it would refuse', async () => {
+    for (const length of ['2147483648', '4294967296']) {
+      // Only a few bytes follow: the answer must not wait for the rest.
+      const answer = await sendRaw(`POST /api/token/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n{}`);
+      expect(answer, length).to.match(/^HTTP\/1\.1 413 /);
+      expect(answer, length).to.match(/content-type: application\/problem\+json/i);
+    }
+  });
+
   it('a Host header that names no host is a 400 on a paginated list, whose links are built on it', async () => {
     const answer = await sendRaw('GET /stores/ HTTP/1.1\r\nHost: not a host\r\nConnection: close\r\n\r\n');
     expect(answer).to.match(/^HTTP\/1\.1 400 /);
