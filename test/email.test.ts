@@ -19,7 +19,7 @@ import { startEmailWorker } from '../workers/email.ts';
 import { parseWorkerQueues } from '../workers/start.ts';
 import { testEnvironment } from './support/environment.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
-import { startWorkersInProcess, type InProcessWorkers } from './support/workers.ts';
+import { spawnWorkerProcess, startWorkersInProcess, type InProcessWorkers, type WorkerProcess } from './support/workers.ts';
 import { waitUntil } from './orders/fixtures.ts';
 
 // Confirmation emails against a real SMTP server (smtp-server on an ephemeral port), a real
@@ -39,6 +39,10 @@ class TestSmtpServer {
   /** Recipient → how many more RCPT attempts get a 451. Infinity: always. */
   readonly failures = new Map<string, number>();
   readonly attempts = new Map<string, number>();
+  /** Recipients whose next message is taken in and never answered, as if it were still being sent. */
+  readonly holds = new Set<string>();
+  /** Recipients of the messages held so far. */
+  readonly held: string[] = [];
   readonly server: SMTPServer;
   port = 0;
 
@@ -62,8 +66,14 @@ class TestSmtpServer {
       onData: (stream, session, callback) => {
         const chunks: Buffer[] = [];
         stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+        const to = session.envelope.rcptTo.map((a) => a.address.toLowerCase());
         stream.on('end', () => {
-          this.messages.push({ to: session.envelope.rcptTo.map((a) => a.address.toLowerCase()), raw: Buffer.concat(chunks).toString('utf8') });
+          const hold = to.find((recipient) => this.holds.delete(recipient));
+          if (hold !== undefined) {
+            this.held.push(hold);
+            return;
+          }
+          this.messages.push({ to, raw: Buffer.concat(chunks).toString('utf8') });
           callback();
         });
       },
@@ -387,5 +397,53 @@ describe('worker processes by queue (Procfile worker and mailer)', function () {
     const mail = await waitUntil('the confirmation email', () => smtp.messagesTo(fixture.userEmail).map((m) => parseMessage(m.raw))[0]);
     expect(mail.headers.get('subject')).to.equal(`Order #${order.id} confirmed`);
     await waitUntil('the email backlog gone from /metrics', async () => /^job_queue_jobs\{queue="email",state="queued"\} 0$/m.test(await (await app.request('/metrics')).text()) || undefined);
+  });
+});
+
+// A mailer SIGKILLed while its SMTP server is still taking a message: the email job's heartbeat
+// stops, and another mailer sends the email within seconds, not after the queue's 15-minute expiry.
+describe('a mailer killed mid-send', function () {
+  this.timeout(120_000);
+  const smtp = new TestSmtpServer();
+  let app: TestApp;
+  let doomed: WorkerProcess | undefined;
+  let survivor: InProcessWorkers | undefined;
+
+  before(async () => {
+    await smtp.start();
+    app = await startTestApp();
+  });
+
+  after(async () => {
+    await doomed?.kill();
+    await survivor?.stop();
+    await app?.close();
+    await smtp.close();
+  });
+
+  it('loses no email: another mailer sends it once the dead one stops beating', async () => {
+    const { db, boss } = app.services;
+    const smtpSettings = { SMTP_URL: `smtp://127.0.0.1:${smtp.port}`, MAIL_FROM };
+    doomed = await spawnWorkerProcess(smtpSettings, ['email']);
+    // A first email shows the mailer is up (it has set the queues up, so what follows overrides
+    // their retry delay: a retry 1 s after the lapse instead of the production minute).
+    const warmUp = await createFixture(db);
+    await enqueueInTransaction(db, boss, await insertOrder(db, warmUp, 'CONFIRMED'));
+    await waitUntil('the mailer to be up', () => smtp.messagesTo(warmUp.userEmail)[0]);
+    await createEmailQueues(boss, { retryLimit: RETRIES, retryDelay: 1, retryDelayMax: 2 });
+
+    const customer = await createFixture(db);
+    smtp.holds.add(customer.userEmail);
+    const orderId = await insertOrder(db, customer, 'CONFIRMED');
+    await enqueueInTransaction(db, boss, orderId);
+    await waitUntil('the send to be under way', () => smtp.held.includes(customer.userEmail));
+    await doomed.kill();
+    survivor = await startWorkersInProcess(smtpSettings, ['email']);
+
+    const mail = await waitUntil('the email from the surviving mailer', () => smtp.messagesTo(customer.userEmail).map((m) => parseMessage(m.raw))[0], 60_000);
+    expect(mail.headers.get('subject')).to.equal(`Order #${orderId} confirmed`);
+    const job = await completedJob(boss, orderId);
+    expect(job.retryCount).to.equal(1);
+    expect(smtp.messagesTo(customer.userEmail)).to.have.length(1);
   });
 });

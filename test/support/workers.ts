@@ -41,10 +41,10 @@ export interface WorkerProcess {
   stop(): Promise<void>;
 }
 
-/** `node workers/main.ts` as a child process against the run's database. */
-export async function spawnWorkerProcess(env: Record<string, string> = {}): Promise<WorkerProcess> {
+/** `node workers/main.ts [queues]` as a child process against the run's database (no queue named: all). */
+export async function spawnWorkerProcess(env: Record<string, string> = {}, queues: readonly WorkerQueue[] = []): Promise<WorkerProcess> {
   const sink = await startMailSink();
-  const child = spawn('node_modules/.bin/node', ['workers/main.ts'], {
+  const child = spawn('node_modules/.bin/node', ['workers/main.ts', ...queues], {
     cwd: projectRoot,
     env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: testEnvironment().databaseUrl, LOG_LEVEL: 'warn', SMTP_URL: sink.url, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
