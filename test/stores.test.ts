@@ -165,6 +165,37 @@ describe('stores and inventory', () => {
       expect(previous.searchParams.get('page')).to.equal('2');
     });
 
+    it('reads the count and the page from one snapshot while stock sells out and comes back', async () => {
+      const db = app.services.db;
+      const busyStoreId = await createStore(db, 'Qzst Busy Store');
+      const products = await db('products')
+        .insert(Array.from({ length: 40 }, (_, i) => ({ title: `Qzst Busy ${i}`, price: '1.00', category_id: category.id })))
+        .returning('id');
+      await db('inventory').insert(products.map((product: { id: number }) => ({ store_id: busyStoreId, product_id: product.id, quantity: 1 })));
+      // Stock keeps crossing zero, one committed change after another, while pages are read: a
+      // count and a page from two snapshots would disagree about how many lines are in stock.
+      let reading = true;
+      const churn = (async () => {
+        for (let i = 0; reading; i++) {
+          await db('inventory').where({ store_id: busyStoreId, product_id: products[i % products.length].id }).update({ quantity: db.raw('1 - quantity') });
+        }
+      })();
+      const disagreements: string[] = [];
+      const read = async () => {
+        for (let i = 0; i < 150; i++) {
+          const page = await get(`/stores/${busyStoreId}/inventory/?in_stock=true&page_size=100`);
+          if (page.body.count !== page.body.results.length) disagreements.push(`count ${page.body.count}, ${page.body.results.length} lines`);
+        }
+      };
+      try {
+        await Promise.all([read(), read(), read()]);
+      } finally {
+        reading = false;
+        await churn;
+      }
+      expect(disagreements).to.deep.equal([]);
+    });
+
     it('answers 404 problem+json for a store that does not exist', async () => {
       const { response, body } = await get('/stores/2147483647/inventory/');
       expect(response.status).to.equal(404);
