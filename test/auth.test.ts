@@ -299,13 +299,45 @@ describe('auth', () => {
     });
   });
 
-  it('documents the three endpoints in the OpenAPI document', async () => {
+  describe('POST /api/token/revoke/ (log out)', () => {
+    const revoke = (token: unknown) => send(app, '/api/token/revoke/', { body: { refresh: token } });
+
+    it('ends the session: the revoked token and every token of its family are refused', async () => {
+      const account = await register();
+      const first = (await logIn(account.username, account.password)).body.refresh;
+      const second = (await refresh(first)).body.refresh;
+      const otherSession = (await logIn(account.username, account.password)).body.refresh;
+
+      const reply = await revoke(first); // an older token of the session is enough to end it
+      expect(reply.status).to.equal(204);
+      expect(reply.body).to.equal(undefined);
+      expectProblem(await refresh(second), 401);
+      expectProblem(await refresh(first), 401);
+      expect((await refresh(otherSession)).status).to.equal(200); // other sessions go on
+    });
+
+    it('answers 204 for an unknown or already revoked token, revealing nothing', async () => {
+      expect((await revoke(randomBytes(32).toString('base64url'))).status).to.equal(204);
+      const account = await register();
+      const token = (await logIn(account.username, account.password)).body.refresh;
+      expect((await revoke(token)).status).to.equal(204);
+      expect((await revoke(token)).status).to.equal(204);
+    });
+
+    it('refuses a missing or mistyped refresh field with 400', async () => {
+      expectProblem(await send(app, '/api/token/revoke/', { body: {} }), 400);
+      expectProblem(await revoke(7), 400);
+    });
+  });
+
+  it('documents the auth endpoints in the OpenAPI document', async () => {
     const response = await app.request('/openapi.json');
     const document = await response.json();
     const responses = (path: string) => Object.keys(document.paths[path].post.responses);
     expect(responses('/api/register/')).to.include.members(['201', '400', '409']);
     expect(responses('/api/token/')).to.include.members(['200', '400', '401', '429']);
     expect(responses('/api/token/refresh/')).to.include.members(['200', '400', '401']);
+    expect(responses('/api/token/revoke/')).to.include.members(['204', '400']);
     expect(document.components.schemas).to.include.keys('RegisterRequest', 'Account', 'LoginRequest', 'TokenPair');
   });
 

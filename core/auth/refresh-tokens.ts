@@ -38,9 +38,8 @@ export async function rotateRefreshToken(deps: Deps, token: string): Promise<Rot
   // The transaction returns its verdict instead of throwing, because throwing would roll back
   // the family's revocation along with everything else.
   const outcome = await deps.db.transaction(async (trx): Promise<Outcome> => {
-    const presented = await RefreshToken.query(trx).select('id', 'family_id').where('token_hash', sha256(token)).first();
+    const presented = await lockFamilyOf(trx, token);
     if (!presented) return { refused: 'invalid' };
-    await RefreshToken.query(trx).select('id').where('family_id', presented.family_id).orderBy('id').first().forUpdate();
     const row = await RefreshToken.query(trx).findById(presented.id);
     const now = new Date();
     if (!row || row.revoked_at) return { refused: 'invalid' };
@@ -64,6 +63,30 @@ export async function rotateRefreshToken(deps: Deps, token: string): Promise<Rot
     throw unauthorized('This refresh token was already used, so every token of its session has been revoked. Log in again.');
   }
   throw unauthorized('The refresh token is invalid, expired or revoked. Log in again.');
+}
+
+/**
+ * Logs a session out: every token of the presented token's family is revoked, so neither it nor
+ * any token it was or will be traded for works again. Access tokens already issued stay valid
+ * until they expire (minutes). An unknown token changes nothing and is not an error (as RFC 7009
+ * has it: the client could not act on one, and an error would tell a guesser which tokens exist).
+ */
+export async function revokeRefreshTokenFamily(deps: Pick<Deps, 'db'>, token: string): Promise<void> {
+  await deps.db.transaction(async (trx) => {
+    const presented = await lockFamilyOf(trx, token);
+    if (presented) await RefreshToken.query(trx).where('family_id', presented.family_id).whereNull('revoked_at').patch({ revoked_at: new Date() });
+  });
+}
+
+/**
+ * The presented token's row (id and family), after locking its family's first token, the lock
+ * that every rotation and revocation of the family takes first; undefined for an unknown token.
+ */
+async function lockFamilyOf(trx: Knex.Transaction, token: string): Promise<{ id: number; family_id: string } | undefined> {
+  const presented = await RefreshToken.query(trx).select('id', 'family_id').where('token_hash', sha256(token)).first();
+  if (!presented) return undefined;
+  await RefreshToken.query(trx).select('id').where('family_id', presented.family_id).orderBy('id').first().forUpdate();
+  return presented;
 }
 
 async function insertToken(db: Knex, userId: number, familyId: string, ttlSeconds: number): Promise<string> {

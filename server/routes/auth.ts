@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { Context } from 'koa';
 import { signAccessToken } from '../../core/auth/access-tokens.ts';
 import { authenticate, comparableUsername, registerUser, Registration } from '../../core/auth/accounts.ts';
-import { issueRefreshToken, rotateRefreshToken } from '../../core/auth/refresh-tokens.ts';
+import { issueRefreshToken, revokeRefreshTokenFamily, rotateRefreshToken } from '../../core/auth/refresh-tokens.ts';
 import { unauthorized } from '../../core/problems.ts';
 import type { Services } from '../../core/services.ts';
 import { rateLimit } from '../middleware/rate-limit.ts';
@@ -65,6 +65,19 @@ registry.registerPath({
   },
 });
 
+registry.registerPath({
+  method: 'post',
+  path: '/api/token/revoke/',
+  summary: 'Log out: revoke a refresh token and every token of its session',
+  description:
+    'The session ends: the token, and every token it was traded for, is refused from now on. ' +
+    'Access tokens already issued stay valid until they expire (minutes). An unknown, expired or ' +
+    'already revoked token is answered 204 as well (RFC 7009), so the answer reveals nothing.',
+  tags: ['Auth'],
+  request: { body: { required: true, ...json(RefreshRequest) } },
+  responses: { 204: { description: 'The session is revoked' }, ...problemResponses(400, 413, 415) },
+});
+
 export function authRoutes(services: Services): Router {
   const router = new Router();
   const loginLimit = { max: services.config.LOGIN_RATE_LIMIT_PER_15_MINUTES, durationMs: 15 * 60 * 1000, redis: services.redis, log: services.log, whenStoreFails: 'refuse' as const };
@@ -97,6 +110,12 @@ export function authRoutes(services: Services): Router {
     const { refresh } = validate(RefreshRequest, ctx.request.body, 'body');
     const rotated = await rotateRefreshToken(services, refresh);
     ctx.body = tokensFor(rotated.user, rotated.refresh);
+  });
+
+  router.post('/api/token/revoke/', async (ctx) => {
+    const { refresh } = validate(RefreshRequest, ctx.request.body, 'body');
+    await revokeRefreshTokenFamily(services, refresh);
+    ctx.status = 204;
   });
 
   return router;
