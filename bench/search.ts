@@ -3,7 +3,7 @@
 //   --duration 10             seconds per measured row
 //   --connections 32          concurrent clients
 //   --reseed                  reload the catalog even if the bench database already has that size
-//   --rows a,b0,b3            only these rows (a, b, b0-b9, c; default all), for a shorter loop
+//   --rows a,b0,b3            only these rows (a, b, b0-b10, c; default all), for a shorter loop
 //
 // For each catalog size it migrates and seeds a database of its own (shop_bench_search_<size>)
 // on the server of BENCH_DATABASE_URL or DATABASE_URL (default postgres://postgres@127.0.0.1:5432),
@@ -42,7 +42,7 @@ const sizes = options.products.split(',').map((size) => Number(size.trim()));
 const durationSeconds = Number(options.duration);
 const connections = Number(options.connections);
 if (sizes.some((size) => !Number.isInteger(size) || size <= 0) || !(durationSeconds > 0) || !(connections > 0)) {
-  throw new Error('usage: node bench/search.ts [--products 1200,1000000] [--duration 10] [--connections 32] [--reseed] [--rows a,b,b0,...,b9,c]');
+  throw new Error('usage: node bench/search.ts [--products 1200,1000000] [--duration 10] [--connections 32] [--reseed] [--rows a,b,b0,...,b10,c]');
 }
 const selectedRows = options.rows === undefined ? null : new Set(options.rows.split(',').map((row) => row.trim()));
 const measures = (row: string) => selectedRows === null || selectedRows.has(row);

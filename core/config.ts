@@ -14,7 +14,7 @@ const envSchema = z.object({
   DATABASE_POOL_MAX: z.coerce.number().int().positive().default(10),
   // Port for the embedded PostgreSQL; 5432 is usually a system server's.
   EMBEDDED_PG_PORT: z.coerce.number().int().positive().default(54329),
-  // Unset: suggestion cache and rate-limit counters live in process memory (one process only).
+  // Unset: the suggestion and search-result caches and rate-limit counters live in process memory (one process only).
   REDIS_URL: z.string().optional(),
   // Prefix for every Redis key, so several deployments (or test runs) can share one Redis.
   REDIS_KEY_PREFIX: z.string().default('shop:'),

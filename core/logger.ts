@@ -1,7 +1,8 @@
 import { pino, type Logger } from 'pino';
 
-// One structured logger for the whole process. Secrets never reach it: request logging records
-// method, path and status only, and the redact list is a second line of defence. An ioredis
+// One structured logger for the whole process. Secrets never reach it: there is no per-request log
+// (traffic is in the http_request_duration_seconds metric; a 5xx is logged with method and path
+// only), and the redact list is a second line of defence. An ioredis
 // error carries the command that failed, and a failed AUTH or HELLO has the Redis password among
 // its arguments.
 export function createLogger(level: string): Logger {

@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis';
 import type { Logger } from './logger.ts';
 
-// Redis is optional: without REDIS_URL the suggestion cache and rate-limit counters live in
-// process memory, which is right for one development process and wrong for a cluster.
+// Redis is optional: without REDIS_URL the suggestion and search-result caches and the rate-limit
+// counters live in process memory, which is right for one development process and wrong for a cluster.
 export function connectRedis(url: string | undefined, keyPrefix: string, log: Logger): Redis | null {
   if (!url) {
     log.warn('REDIS_URL is not set: suggestion cache and rate limits are kept in process memory (one process only)');

@@ -1,8 +1,8 @@
 import { Counter, Histogram } from 'prom-client';
 import type { OrderStatus } from '../models/order.ts';
 
-// Orders decided by this process, by outcome (in the global prom-client registry, which
-// /metrics serves when the workers share a process with the web server, as in `npm start`).
+// Orders decided by this process, by outcome (in the global prom-client registry, which worker
+// processes serve on METRICS_PORT, and `npm start`'s one process on its /metrics).
 const decided = new Counter({
   name: 'orders_decided_total',
   help: 'Orders decided by the order worker, by resulting status',
