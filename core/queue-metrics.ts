@@ -12,13 +12,26 @@ const jobs = new Gauge({
   labelNames: ['queue', 'state'] as const,
 });
 
-const QUEUES = [ORDERS_QUEUE, EMAIL_QUEUE, EMAIL_DEAD_LETTER_QUEUE];
+// The counts above come from the workers' own monitor passes, so with no worker running they
+// stand still instead of growing. Who works each queue is read from pg-boss's instance registry,
+// which every process refreshes on its own heartbeat (core/queue.ts): 0 here is the alert.
+const workers = new Gauge({
+  name: 'job_queue_workers',
+  help: "Live pg-boss instances (processes) working each queue, from pg-boss's instance registry",
+  labelNames: ['queue'] as const,
+});
 
-/** Reads the queues' counts (one query; pg-boss keeps them per queue) into the gauge. */
+const QUEUES = [ORDERS_QUEUE, EMAIL_QUEUE, EMAIL_DEAD_LETTER_QUEUE];
+const WORKED_QUEUES = [ORDERS_QUEUE, EMAIL_QUEUE];
+
+/** Reads the queues' counts (one query; pg-boss keeps them per queue) and who works them into the gauges. */
 export async function refreshQueueMetrics(boss: PgBoss): Promise<void> {
-  for (const queue of await boss.getQueues(QUEUES)) {
+  const [queues, instances] = await Promise.all([boss.getQueues(QUEUES), boss.getInstances()]);
+  for (const queue of queues) {
     jobs.set({ queue: queue.name, state: 'queued' }, queue.queuedCount);
     jobs.set({ queue: queue.name, state: 'active' }, queue.activeCount);
     jobs.set({ queue: queue.name, state: 'failed' }, queue.failedCount);
   }
+  const live = instances.filter((instance) => instance.live);
+  for (const queue of WORKED_QUEUES) workers.set({ queue }, live.filter((instance) => instance.workers.some((worker) => worker.queue === queue)).length);
 }

@@ -50,6 +50,10 @@ export function createBoss(databaseUrl: string, log: Logger, { runsWorkers, turn
     // Completed jobs are deleted by maintenance (default: once a day); the orders table is the
     // record, so finished jobs need not pile up.
     maintenanceIntervalSeconds: 300,
+    // Each process's row in pg-boss's instance registry, which /metrics reads for the workers of
+    // each queue (core/queue-metrics.ts), is refreshed this often: a started worker shows up
+    // within 5 s, and a killed one reads as gone after three missed beats (15 s), not 90 s.
+    instanceHeartbeatSeconds: 5,
   });
   // pg-boss reports background failures (a lost connection, a failed monitor pass) as events;
   // unhandled, an 'error' event would crash the process. Its errors can carry the whole pg

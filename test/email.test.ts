@@ -375,7 +375,7 @@ describe('worker processes by queue (Procfile worker and mailer)', function () {
     expect(() => parseWorkerQueues(['orders', 'emails'])).to.throw(/unknown queue emails/);
   });
 
-  it('an orders worker decides the order and leaves its email to a mailer; /metrics shows the backlog', async () => {
+  it('an orders worker decides the order and leaves its email to a mailer; /metrics shows the backlog and who works each queue', async () => {
     const smtpSettings = { SMTP_URL: `smtp://127.0.0.1:${smtp.port}`, MAIL_FROM };
     workers.push(await startWorkersInProcess(smtpSettings, ['orders']));
     const db = app.services.db;
@@ -392,11 +392,16 @@ describe('worker processes by queue (Procfile worker and mailer)', function () {
     expect(smtp.messagesTo(fixture.userEmail)).to.have.length(0);
     // An operator sees the email waiting: the backlog on /metrics (pg-boss counts every 5 s).
     await waitUntil('the email backlog on /metrics', async () => /^job_queue_jobs\{queue="email",state="queued"\} 1$/m.test(await (await app.request('/metrics')).text()) || undefined);
+    // ...and why: a worker on the orders queue, none on the email queue.
+    const workersOf = async (queue: string) => Number((await (await app.request('/metrics')).text()).match(new RegExp(`^job_queue_workers\\{queue="${queue}"\\} (\\d+)$`, 'm'))?.[1]);
+    await waitUntil('the orders worker on /metrics', async () => (await workersOf('orders')) >= 1);
+    expect(await workersOf('email')).to.equal(0);
 
     workers.push(await startWorkersInProcess(smtpSettings, ['email']));
     const mail = await waitUntil('the confirmation email', () => smtp.messagesTo(fixture.userEmail).map((m) => parseMessage(m.raw))[0]);
     expect(mail.headers.get('subject')).to.equal(`Order #${order.id} confirmed`);
     await waitUntil('the email backlog gone from /metrics', async () => /^job_queue_jobs\{queue="email",state="queued"\} 0$/m.test(await (await app.request('/metrics')).text()) || undefined);
+    await waitUntil('the mailer on /metrics', async () => (await workersOf('email')) === 1);
   });
 });
 
