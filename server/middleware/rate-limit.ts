@@ -38,9 +38,15 @@ export function memoryCounters(durationMs: number): Map<string, { reset?: number
   return counters;
 }
 
-/** koa-ratelimit gives the reset as a Unix time; the IETF RateLimit headers say seconds from now. */
-function secondsUntil(epochSeconds: unknown): string {
-  return String(Math.max(0, Math.round(Number(epochSeconds) - Date.now() / 1000)));
+/**
+ * Whole seconds from now until the window surely ends, for RateLimit-Reset and Retry-After.
+ * koa-ratelimit gives the reset as a Unix time in seconds, which the Redis store has rounded down
+ * (the window ends up to a second after it), and its own Retry-After truncates that again: a
+ * client that waited exactly as told was refused once more. Rounded up from the end of the
+ * reset's second instead: at most a second late, never early.
+ */
+function secondsUntil(epochSeconds: unknown): number {
+  return Math.max(0, Math.ceil(Math.floor(Number(epochSeconds)) + 1 - Date.now() / 1000));
 }
 
 // koa-ratelimit with our conventions: IETF RateLimit-* header names, and a thrown 429 that the
@@ -65,7 +71,7 @@ export function rateLimit(options: Options): Middleware {
     try {
       await limiter(ctx, () => {
         counted = true;
-        ctx.set(RESET, secondsUntil(ctx.response.get(RESET)));
+        ctx.set(RESET, String(secondsUntil(ctx.response.get(RESET))));
         return next();
       });
     } catch (error) {
@@ -73,7 +79,11 @@ export function rateLimit(options: Options): Middleware {
       if (counted) throw error;
       const limited = error as { status?: number; headers?: Record<string, unknown> };
       if (limited.status === 429) {
-        if (limited.headers) limited.headers[RESET] = secondsUntil(limited.headers[RESET]);
+        if (limited.headers) {
+          const seconds = secondsUntil(limited.headers[RESET]);
+          limited.headers[RESET] = String(seconds);
+          limited.headers['Retry-After'] = String(Math.max(1, seconds));
+        }
         throw error;
       }
       options.log.warn({ err: error, limiter: options.name }, 'rate-limit store failed');
