@@ -37,12 +37,32 @@ const problemText: Record<number, string> = {
   503: 'A dependency is down; see Retry-After',
 };
 
-/** OpenAPI `responses` entries for the problem+json errors an operation can return. */
+const header = (description: string, type: 'integer' | 'string' = 'integer') => ({ description, schema: { type } });
+export const retryAfter = { 'Retry-After': header('Seconds to wait before trying again') };
+
+/** The IETF RateLimit headers a rate-limited endpoint answers with (server/middleware/rate-limit.ts). */
+export const rateLimitHeaders = {
+  'RateLimit-Limit': header('Requests allowed per window'),
+  'RateLimit-Remaining': header('Requests left in the current window'),
+  'RateLimit-Reset': header('Seconds until the window ends'),
+};
+
+const problemHeaders: Partial<Record<keyof typeof problemText, Record<string, ReturnType<typeof header>>>> = {
+  401: { 'WWW-Authenticate': header('`Bearer`', 'string') },
+  429: { ...retryAfter, ...rateLimitHeaders },
+  503: retryAfter,
+};
+
+/** OpenAPI `responses` entries for the problem+json errors an operation can return, with their headers. */
 export function problemResponses(...statuses: (keyof typeof problemText)[]) {
   return Object.fromEntries(
     statuses.map((status) => [
       status,
-      { description: problemText[status] ?? 'Error', content: { 'application/problem+json': { schema: ProblemSchema } } },
+      {
+        description: problemText[status] ?? 'Error',
+        ...(problemHeaders[status] ? { headers: problemHeaders[status] } : {}),
+        content: { 'application/problem+json': { schema: ProblemSchema } },
+      },
     ]),
   );
 }

@@ -127,6 +127,7 @@ describe('OpenAPI document covers the API.md contract', () => {
     ['post', '/api/register/'],
     ['post', '/api/token/'],
     ['post', '/api/token/refresh/'],
+    ['post', '/api/token/revoke/'],
     ['get', '/api/search/suggest/'],
     ['get', '/api/search/products/'],
     ['post', '/orders/orders/'],
@@ -157,6 +158,25 @@ describe('OpenAPI document covers the API.md contract', () => {
         expect(statuses, `${method.toUpperCase()} ${path} documents its 400`).to.include('400');
       }
     }
+  });
+
+  it('documents the answers every endpoint can give when a dependency is down, or to a body it cannot take', async () => {
+    const document = await (await app.request('/openapi.json')).json();
+    // What answers without the database, Redis or the queue: process liveness and the static documents.
+    const standalone = new Set(['/healthz', '/metrics', '/openapi.json', '/docs']);
+    for (const [method, path] of contract) {
+      const { responses } = document.paths[path][method];
+      const name = `${method.toUpperCase()} ${path}`;
+      if (!standalone.has(path)) expect(responses, `${name} documents its 503`).to.have.property('503');
+      // requireJsonBody answers 413 and 415 on every POST, a body or not (server/middleware/require-json.ts).
+      if (method === 'post') expect(responses, `${name} documents 413 and 415`).to.include.keys('413', '415');
+      for (const [status, response] of Object.entries<{ headers?: Record<string, unknown> }>(responses)) {
+        if (status === '429' || status === '503') expect(response.headers, `${name} ${status} documents Retry-After`).to.have.property('Retry-After');
+        if (status === '401') expect(response.headers, `${name} 401 documents WWW-Authenticate`).to.have.property('WWW-Authenticate');
+      }
+    }
+    expect(document.paths['/api/search/suggest/'].get.responses['200'].headers).to.include.keys('RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset');
+    expect(document.paths['/orders/orders/'].post.responses['202'].headers).to.include.keys('Location', 'Idempotent-Replayed');
   });
 
   it('documents the search filters API.md names', async () => {

@@ -429,6 +429,6 @@ describe('GET /api/search/products/', () => {
     const operation = document.paths['/api/search/products/'].get;
     const names = operation.parameters.map((parameter: { name: string }) => parameter.name);
     expect(names).to.include.members(['search', 'category', 'price_min', 'price_max', 'store_id', 'in_stock', 'ordering', 'page', 'page_size']);
-    expect(operation.responses).to.have.keys('200', '400', '404');
+    expect(operation.responses).to.have.keys('200', '400', '404', '503');
   });
 });

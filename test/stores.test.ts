@@ -229,10 +229,10 @@ describe('stores and inventory', () => {
 
     it('is described in the OpenAPI document', async () => {
       const { body } = await get('/openapi.json');
-      expect(body.paths['/stores/'].get.responses).to.have.keys('200', '400');
+      expect(body.paths['/stores/'].get.responses).to.have.keys('200', '400', '503');
       const operation = body.paths['/stores/{id}/inventory/'].get;
       expect(operation.parameters.map((p: { name: string }) => p.name)).to.include.members(['id', 'in_stock', 'search', 'page', 'page_size']);
-      expect(operation.responses).to.have.keys('200', '400', '404');
+      expect(operation.responses).to.have.keys('200', '400', '404', '503');
     });
   });
 });

@@ -181,7 +181,7 @@ describe('GET /api/search/suggest/', () => {
     const document = await (await app.request('/openapi.json')).json();
     const operation = document.paths['/api/search/suggest/'].get;
     expect(operation.parameters.map((p: { name: string }) => p.name)).to.include('q');
-    expect(operation.responses).to.have.keys('200', '400', '429');
+    expect(operation.responses).to.have.keys('200', '400', '429', '503');
   });
 });
 

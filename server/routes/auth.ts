@@ -7,7 +7,7 @@ import { issueRefreshToken, revokeRefreshTokenFamily, rotateRefreshToken } from 
 import { unauthorized } from '../../core/problems.ts';
 import type { Services } from '../../core/services.ts';
 import { rateLimit } from '../middleware/rate-limit.ts';
-import { problemResponses, registry, z } from '../openapi.ts';
+import { problemResponses, rateLimitHeaders, registry, z } from '../openapi.ts';
 import { validate, withoutNul } from '../validate.ts';
 
 // Rebuilt around core's fields with the `z` extended in openapi.ts: zod 4 copies methods into a
@@ -40,7 +40,7 @@ registry.registerPath({
   summary: 'Create an account',
   tags: ['Auth'],
   request: { body: { required: true, ...json(RegisterRequest) } },
-  responses: { 201: { description: 'Created', ...json(Account) }, ...problemResponses(400, 409, 413, 415) },
+  responses: { 201: { description: 'Created', ...json(Account) }, ...problemResponses(400, 409, 413, 415, 503) },
 });
 registry.registerPath({
   method: 'post',
@@ -49,7 +49,7 @@ registry.registerPath({
   description: 'Rate limited per client IP and per username.',
   tags: ['Auth'],
   request: { body: { required: true, ...json(LoginRequest) } },
-  responses: { 200: { description: 'Logged in', ...json(TokenPair) }, ...problemResponses(400, 413, 415, 429), ...refused('Wrong username or password') },
+  responses: { 200: { description: 'Logged in', headers: rateLimitHeaders, ...json(TokenPair) }, ...problemResponses(400, 413, 415, 429, 503), ...refused('Wrong username or password') },
 });
 registry.registerPath({
   method: 'post',
@@ -60,7 +60,7 @@ registry.registerPath({
   request: { body: { required: true, ...json(RefreshRequest) } },
   responses: {
     200: { description: 'New tokens', ...json(TokenPair) },
-    ...problemResponses(400, 413, 415),
+    ...problemResponses(400, 413, 415, 503),
     ...refused('The refresh token is unknown, expired, already used or revoked'),
   },
 });
@@ -75,7 +75,7 @@ registry.registerPath({
     'already revoked token is answered 204 as well (RFC 7009), so the answer reveals nothing.',
   tags: ['Auth'],
   request: { body: { required: true, ...json(RefreshRequest) } },
-  responses: { 204: { description: 'The session is revoked' }, ...problemResponses(400, 413, 415) },
+  responses: { 204: { description: 'The session is revoked' }, ...problemResponses(400, 413, 415, 503) },
 });
 
 export function authRoutes(services: Services): Router {

@@ -3,7 +3,7 @@ import type { Services } from '../../core/services.ts';
 import { refreshQueueMetrics } from '../../core/queue-metrics.ts';
 import { checkReadiness } from '../../core/readiness.ts';
 import { metricsRegistry } from '../middleware/metrics.ts';
-import { registry, z } from '../openapi.ts';
+import { registry, retryAfter, z } from '../openapi.ts';
 
 registry.registerPath({
   method: 'get',
@@ -23,7 +23,7 @@ registry.registerPath({
   tags: ['Operations'],
   responses: {
     200: { description: 'Ready', content: { 'application/json': { schema: Readiness } } },
-    503: { description: 'A dependency is down (see Retry-After)', content: { 'application/json': { schema: Readiness } } },
+    503: { description: 'A dependency is down (see Retry-After)', headers: retryAfter, content: { 'application/json': { schema: Readiness } } },
   },
 });
 registry.registerPath({

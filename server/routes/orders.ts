@@ -103,6 +103,10 @@ const IdempotencyHeaders = z.object({
 const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 const security = [{ [bearerAuth.name]: [] }];
 const location = { Location: { description: 'The order: /orders/orders/{id}', schema: { type: 'string' as const } } };
+const placed = {
+  ...location,
+  'Idempotent-Replayed': { description: '`true` on a replay under the same Idempotency-Key (the original order); absent otherwise', schema: { type: 'string' as const } },
+};
 
 registry.registerPath({
   method: 'post',
@@ -116,13 +120,13 @@ registry.registerPath({
   security,
   request: { query: PlaceQuery, headers: IdempotencyHeaders, body: { required: true, ...json(PlaceOrderRequest) } },
   responses: {
-    201: { description: 'Decided within `wait`, or an idempotent replay of an order that is decided: the order in its final state', headers: location, ...json(OrderSchema) },
+    201: { description: 'Decided within `wait`, or an idempotent replay of an order that is decided: the order in its final state', headers: placed, ...json(OrderSchema) },
     202: {
       description: 'Accepted and stored, not decided yet (follow Location). A replay under the same Idempotency-Key carries `Idempotent-Replayed: true`.',
-      headers: location,
+      headers: placed,
       ...json(OrderSchema),
     },
-    ...problemResponses(400, 401, 409, 413, 415),
+    ...problemResponses(400, 401, 409, 413, 415, 503),
   },
 });
 registry.registerPath({
@@ -133,7 +137,7 @@ registry.registerPath({
   tags: ['Orders'],
   security,
   request: { query: PageQuery },
-  responses: { 200: { description: 'One page of orders', ...json(pageOf(OrderSchema)) }, ...problemResponses(400, 401) },
+  responses: { 200: { description: 'One page of orders', ...json(pageOf(OrderSchema)) }, ...problemResponses(400, 401, 503) },
 });
 registry.registerPath({
   method: 'get',
@@ -143,7 +147,7 @@ registry.registerPath({
   tags: ['Orders'],
   security,
   request: { params: OrderPath, query: GetQuery },
-  responses: { 200: { description: 'The order', ...json(OrderSchema) }, ...problemResponses(400, 401, 404) },
+  responses: { 200: { description: 'The order', ...json(OrderSchema) }, ...problemResponses(400, 401, 404, 503) },
 });
 registry.registerPath({
   method: 'post',
@@ -159,7 +163,7 @@ registry.registerPath({
   responses: {
     200: { description: 'Decided within `wait`: the order, CANCELLED (or REJECTED if its placement was rejected first)', headers: location, ...json(OrderSchema) },
     202: { description: 'Cancellation queued; the order as it is now (follow Location)', headers: location, ...json(OrderSchema) },
-    ...problemResponses(400, 401, 404, 409),
+    ...problemResponses(400, 401, 404, 409, 413, 415, 503),
   },
 });
 

@@ -84,7 +84,7 @@ registry.registerPath({
   request: { query: SearchQuery },
   responses: {
     200: { description: 'One page of products', content: { 'application/json': { schema: pageOf(ProductHit) } } },
-    ...problemResponses(400, 404),
+    ...problemResponses(400, 404, 503),
   },
 });
 

@@ -53,7 +53,7 @@ registry.registerPath({
   request: { query: PageQuery },
   responses: {
     200: { description: 'One page of stores', content: { 'application/json': { schema: pageOf(Store) } } },
-    ...problemResponses(400),
+    ...problemResponses(400, 503),
   },
 });
 
@@ -66,7 +66,7 @@ registry.registerPath({
   request: { params: StorePath, query: InventoryQuery },
   responses: {
     200: { description: 'One page of inventory lines', content: { 'application/json': { schema: pageOf(InventoryLine) } } },
-    ...problemResponses(400, 404),
+    ...problemResponses(400, 404, 503),
   },
 });
 

@@ -4,7 +4,7 @@ import { SUGGESTION_LIMIT, suggestTitles, type Suggestion as SuggestionRecord } 
 import type { Services } from '../../core/services.ts';
 import { optionalUser } from '../middleware/auth.ts';
 import { rateLimit } from '../middleware/rate-limit.ts';
-import { bearerAuth, problemResponses, registry, z } from '../openapi.ts';
+import { bearerAuth, problemResponses, rateLimitHeaders, registry, z } from '../openapi.ts';
 import { validate, withoutNul } from '../validate.ts';
 
 const SuggestQuery = z.object({
@@ -29,13 +29,14 @@ registry.registerPath({
     'Punctuation in `q` is matched literally: against the start of the title, and within a word of `q` against the ' +
     'start of a title word (`c++` finds "C++ Primer", not "Cable"). Cached until the ' +
     'catalog changes. Rate limited per user when a valid Bearer token is sent, else per ' +
-    'client IP; every answer carries RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset.',
+    'client IP; every answer carries RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset while the counters (Redis) ' +
+    'can be reached; when they cannot, suggestions are served uncounted, without them.',
   tags: ['Search'],
   security: [{}, { [bearerAuth.name]: [] }],
   request: { query: SuggestQuery },
   responses: {
-    200: { description: 'Suggestions, best first', content: { 'application/json': { schema: SuggestResponse } } },
-    ...problemResponses(400, 429),
+    200: { description: 'Suggestions, best first', headers: rateLimitHeaders, content: { 'application/json': { schema: SuggestResponse } } },
+    ...problemResponses(400, 429, 503),
   },
 });
 
