@@ -179,6 +179,10 @@ describe('auth', () => {
       expect(reply.body).to.have.all.keys('access', 'refresh');
       expect(verifyAccessToken(reply.body.access, secret)).to.deep.equal({ userId: account.id, isStaff: false });
       expect(reply.body.refresh).to.match(/^[A-Za-z0-9_-]{43}$/);
+      // Short-lived, as API.md has it: ACCESS_TOKEN_TTL_SECONDS (15 minutes by default).
+      const { iat, exp } = JSON.parse(Buffer.from(reply.body.access.split('.')[1], 'base64url').toString('utf8'));
+      expect(exp - iat).to.equal(app.services.config.ACCESS_TOKEN_TTL_SECONDS);
+      expect(app.services.config.ACCESS_TOKEN_TTL_SECONDS).to.equal(15 * 60);
     });
 
     it('matches the username in any case', async () => {
@@ -369,6 +373,18 @@ describe('auth', () => {
       // Each request claims another origin in front of the address the proxy appended.
       for (let i = 0; i < 3; i++) expect((await attempt(`auth_nobody_${tag()}`, `${randomIp()}, ${ip}`)).status).to.equal(401);
       expectProblem(await attempt(`auth_nobody_${tag()}`, `${randomIp()}, ${ip}`), 429);
+    });
+
+    it('ignores X-Forwarded-For unless TRUST_PROXY is set: a client naming a new origin each time stays one client', async () => {
+      // Counters of its own (a fresh key prefix), since every test connects from 127.0.0.1.
+      const directApp = await startTestApp({ LOGIN_RATE_LIMIT_PER_15_MINUTES: '3', REDIS_KEY_PREFIX: `${testEnvironment().redisKeyPrefix}direct-${tag()}:` });
+      try {
+        const direct = (ip: string) => send(directApp, '/api/token/', { body: { username: `auth_nobody_${tag()}`, password: 'wrong-password' }, headers: { 'X-Forwarded-For': ip } });
+        for (let i = 0; i < 3; i++) expect((await direct(randomIp())).status).to.equal(401);
+        expectProblem(await direct(randomIp()), 429);
+      } finally {
+        await directApp.close();
+      }
     });
 
     it('counts the spellings of one username as the database matches them, where JavaScript lowers letters otherwise', async () => {
