@@ -387,15 +387,14 @@ describe('worker processes by queue (Procfile worker and mailer)', function () {
     const placed = await app.request('/orders/orders/?wait=30', { token, body: { store_id: fixture.storeId, items: [{ product_id: fixture.products[0]!.id, quantity_requested: 1 }] } });
     const order = (await placed.json()) as { id: number; status: string };
     expect(order.status).to.equal('CONFIRMED');
-    // Long enough for an email worker to have polled (1 s) had the orders worker started one.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    expect(smtp.messagesTo(fixture.userEmail)).to.have.length(0);
-    // An operator sees the email waiting: the backlog on /metrics (pg-boss counts every 5 s).
-    await waitUntil('the email backlog on /metrics', async () => /^job_queue_jobs\{queue="email",state="queued"\} 1$/m.test(await (await app.request('/metrics')).text()) || undefined);
-    // ...and why: a worker on the orders queue, none on the email queue.
-    const workersOf = async (queue: string) => Number((await (await app.request('/metrics')).text()).match(new RegExp(`^job_queue_workers\\{queue="${queue}"\\} (\\d+)$`, 'm'))?.[1]);
+    // The email is queued, and nothing works its queue: a process on the orders queue, none on the email queue.
+    expect((await jobOf(app.services.boss, EMAIL_QUEUE, order.id))?.state).to.equal('created');
+    const metric = async (pattern: RegExp) => Number((await (await app.request('/metrics')).text()).match(pattern)?.[1]);
+    const workersOf = (queue: string) => metric(new RegExp(`^job_queue_workers\\{queue="${queue}"\\} (\\d+)$`, 'm'));
     await waitUntil('the orders worker on /metrics', async () => (await workersOf('orders')) >= 1);
     expect(await workersOf('email')).to.equal(0);
+    // An operator sees the email waiting: the backlog on /metrics (pg-boss counts every 5 s).
+    await waitUntil('the email backlog on /metrics', async () => (await metric(/^job_queue_jobs\{queue="email",state="queued"\} (\d+)$/m)) >= 1);
 
     workers.push(await startWorkersInProcess(smtpSettings, ['email']));
     const mail = await waitUntil('the confirmation email', () => smtp.messagesTo(fixture.userEmail).map((m) => parseMessage(m.raw))[0]);
