@@ -25,6 +25,10 @@ const envSchema = z.object({
   // How long a product-search page may be served from the cache (it is also dropped when the
   // catalog version changes); pages that show stock live at most 5 s. 0 turns the cache off.
   SEARCH_CACHE_SECONDS: z.coerce.number().int().min(0).default(60),
+  // With Redis, how long a process serves its own copy of the catalog version and of the answers
+  // it read without asking Redis again. A catalog change reaches every process at once through
+  // Redis pub/sub; this bounds how stale an answer can be when that announcement is lost.
+  CATALOG_NEAR_COPY_MS: z.coerce.number().int().min(0).default(1000),
   SUGGEST_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(20),
   LOGIN_RATE_LIMIT_PER_15_MINUTES: z.coerce.number().int().positive().default(10),
   // Unset: confirmation emails are written to .data/mail/ instead of sent.

@@ -11,7 +11,7 @@ import type { Services } from '../services.ts';
 // With Redis, each process also keeps a near copy of the version and of the answers it read, so
 // a repeated answer costs no Redis round trip (that round trip was most of a cached suggestion's
 // CPU). A bump is announced on a pub/sub channel and every process drops its copy of the version
-// when it hears it; a copy is also never older than NEAR_COPY_MS, which bounds how long a lost
+// when it hears it; a copy is also never older than CATALOG_NEAR_COPY_MS, which bounds how long a lost
 // announcement (while the subscriber reconnects) or an expired Redis entry can go unnoticed.
 
 const VERSION_KEY = 'catalog:version';
@@ -20,8 +20,6 @@ const INITIAL_VERSION = 'initial';
 // Channel names are not keys, so ioredis does not prefix them; catalogs under another key prefix
 // have a channel of their own.
 const BUMP_CHANNEL = 'catalog:version-bumped';
-/** Longest a process serves its near copy of the version or of an answer without asking Redis. */
-export const NEAR_COPY_MS = 1000;
 const NEAR_MAX_ANSWERS = 1000;
 
 interface Tagged<T> {
@@ -66,7 +64,7 @@ export async function cachedForCatalog<T>(services: Services, key: string, ttlSe
 /**
  * Call once a change to products has committed (create, rename, delete, re-seed): every cached
  * answer becomes stale at once, in this process now and in the others when they hear of it
- * (at most NEAR_COPY_MS later). Without Redis it is this process only.
+ * (at most CATALOG_NEAR_COPY_MS later). Without Redis it is this process only.
  */
 export async function bumpCatalogVersion(services: Pick<Services, 'redis' | 'log'>): Promise<void> {
   // A fresh random version, not a counter, so an old version cannot come back and revive the
@@ -84,7 +82,7 @@ export async function bumpCatalogVersion(services: Pick<Services, 'redis' | 'log
 const nearCaches = new WeakMap<Redis, NearCache>();
 const memoryNearCaches = new WeakMap<JsonCache, NearCache>();
 
-function nearCacheFor(services: Pick<Services, 'redis' | 'log'>, cache: JsonCache): NearCache {
+function nearCacheFor(services: Pick<Services, 'redis' | 'log' | 'config'>, cache: JsonCache): NearCache {
   const { redis } = services;
   if (!redis) {
     let near = memoryNearCaches.get(cache);
@@ -92,7 +90,7 @@ function nearCacheFor(services: Pick<Services, 'redis' | 'log'>, cache: JsonCach
     return near;
   }
   let near = nearCaches.get(redis);
-  if (!near) nearCaches.set(redis, (near = redisNearCache(redis, services.log)));
+  if (!near) nearCaches.set(redis, (near = redisNearCache(redis, services.log, services.config.CATALOG_NEAR_COPY_MS)));
   return near;
 }
 
@@ -111,7 +109,8 @@ function memoryVersionOnly(cache: JsonCache): NearCache {
   };
 }
 
-function redisNearCache(redis: Redis, log: Logger): NearCache {
+/** `nearCopyMs`: the longest a copy of the version or of an answer is served without asking Redis. */
+function redisNearCache(redis: Redis, log: Logger, nearCopyMs: number): NearCache {
   let copy: { version: string; readAt: number } | null = null;
   // Concurrent requests share one read of the version.
   let reading: Promise<string | null> | null = null;
@@ -152,12 +151,12 @@ function redisNearCache(redis: Redis, log: Logger): NearCache {
 
   return {
     version() {
-      if (copy && Date.now() - copy.readAt < NEAR_COPY_MS) return Promise.resolve(copy.version);
+      if (copy && Date.now() - copy.readAt < nearCopyMs) return Promise.resolve(copy.version);
       return (reading ??= readVersion());
     },
     get(key, version) {
       const entry = answers.get(key);
-      if (!entry || entry.answer.version !== version || Date.now() - entry.readAt >= NEAR_COPY_MS) return undefined;
+      if (!entry || entry.answer.version !== version || Date.now() - entry.readAt >= nearCopyMs) return undefined;
       return entry.answer.value;
     },
     set(key, answer) {
