@@ -222,6 +222,20 @@ describe('confirmation emails', function () {
     expect(mail.html).to.include('<th align="right">0.50</th>');
   });
 
+  it('escapes titles and store names in the HTML part, and keeps them as written in the text part', async () => {
+    const marked = await createFixture(services.db);
+    await services.db('products').where({ id: marked.products[0]!.id }).update({ title: 'Cable <b>"A&B"</b>' });
+    await services.db('stores').where({ id: marked.storeId }).update({ name: `Store <img src=x> ${unique()}` });
+    const orderId = await insertOrder(services.db, marked, 'CONFIRMED');
+    await enqueueInTransaction(services.db, boss, orderId);
+
+    const mail = await waitUntil('the confirmation email', () => smtp.messagesTo(marked.userEmail).map((m) => parseMessage(m.raw))[0]);
+    expect(mail.html).to.include('Cable &#60;b&#62;&#34;A&#38;B&#34;&#60;/b&#62;');
+    expect(mail.html).to.include('Store &#60;img src=x&#62;');
+    expect(mail.html).not.to.match(/<b>|<img/);
+    expect(mail.text).to.include('3 x Cable <b>"A&B"</b> @ 0.10 = 0.30');
+  });
+
   it('retries a send the SMTP server refuses for now, and delivers it', async () => {
     const flaky = await createFixture(services.db);
     smtp.failures.set(flaky.userEmail, 2); // the first two attempts get "451 try again later"
