@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { bumpCatalogVersion } from '../core/catalog/catalog-cache.ts';
+import { waitUntil } from './orders/fixtures.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
 
 // GET /api/search/products/ against the seeded catalog (db/seeds/01_catalog.ts) plus a few
@@ -430,5 +431,37 @@ describe('GET /api/search/products/', () => {
     const names = operation.parameters.map((parameter: { name: string }) => parameter.name);
     expect(names).to.include.members(['search', 'category', 'price_min', 'price_max', 'store_id', 'in_stock', 'ordering', 'page', 'page_size']);
     expect(operation.responses).to.have.keys('200', '400', '404', '503');
+  });
+});
+
+// Result pages are cached for SEARCH_CACHE_SECONDS, but a page that shows stock changes with
+// every order, so it is served from the cache for a few seconds at most (core/catalog/search.ts).
+describe('search pages that show stock, with a long result cache', function () {
+  this.timeout(60_000);
+  let app: TestApp;
+  before(async () => {
+    app = await startTestApp({ SEARCH_CACHE_SECONDS: '3600' });
+  });
+  after(() => app.close());
+
+  it('stop listing a product as in stock within seconds of it selling out, not after the cache TTL', async () => {
+    const db = app.services.db;
+    const word = `qzsellout${randomBytes(4).toString('hex')}`;
+    const [category] = await db('categories').insert({ name: `Sell-out ${word}` }).returning('id');
+    const [store] = await db('stores').insert({ name: `Sell-out ${word}`, city: 'Testville' }).returning('id');
+    const [product] = await db('products').insert({ title: `Lamp ${word}`, price: '5.00', category_id: category.id }).returning('id');
+    await db('inventory').insert({ store_id: store.id, product_id: product.id, quantity: 1 });
+    await bumpCatalogVersion(app.services); // a new product: pages cached before it are stale
+    const inStock = async () => {
+      const response = await app.request(`/api/search/products/?search=${word}&store_id=${store.id}&in_stock=true`);
+      return ((await response.json()) as Page).results.map((hit) => hit.id);
+    };
+    expect(await inStock()).to.deep.equal([product.id]);
+    expect(await inStock()).to.deep.equal([product.id]); // now cached
+
+    // The last unit is sold (no catalog change: the catalog version stays as it is).
+    await db('inventory').where({ store_id: store.id, product_id: product.id }).update({ quantity: 0 });
+    // Without the cap on stock pages, it would stay listed for the hour of SEARCH_CACHE_SECONDS.
+    await waitUntil('the sold-out product to leave the in-stock page', async () => (await inStock()).length === 0, 30_000);
   });
 });
