@@ -37,8 +37,8 @@ export interface WorkerProcess {
   pid: number;
   /** SIGKILL: no shutdown at all, as in a crash or an OOM kill. */
   kill(): Promise<void>;
-  /** SIGTERM and wait for the graceful exit. */
-  stop(): Promise<void>;
+  /** SIGTERM and wait for the graceful exit; its exit code (0 for a clean shutdown). */
+  stop(): Promise<number | null>;
 }
 
 /** `node workers/main.ts [queues]` as a child process against the run's database (no queue named: all). */
@@ -53,13 +53,19 @@ export async function spawnWorkerProcess(env: Record<string, string> = {}, queue
   const relay = (chunk: Buffer) => process.stderr.write(chunk.toString('utf8').replace(/^(?=.)/gm, `[worker ${child.pid}] `));
   child.stdout.on('data', relay);
   child.stderr.on('data', relay);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   exited.then(() => sink.close());
   const signal = async (name: NodeJS.Signals) => {
     if (child.exitCode === null && child.signalCode === null) child.kill(name);
-    await exited;
+    return await exited;
   };
-  return { pid: child.pid!, kill: () => signal('SIGKILL'), stop: () => signal('SIGTERM') };
+  return {
+    pid: child.pid!,
+    kill: async () => {
+      await signal('SIGKILL');
+    },
+    stop: () => signal('SIGTERM'),
+  };
 }
 
 /** A real SMTP server that accepts every message and keeps none. */
