@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { projectRoot } from '../core/paths.ts';
 import { createShop, createShopper, waitUntil, type Shopper } from './orders/fixtures.ts';
 import { testEnvironment } from './support/environment.ts';
+import { freePort } from './support/free-port.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
 import { spawnWorkerProcess } from './support/workers.ts';
 
@@ -20,14 +20,6 @@ describe('graceful shutdown (SIGTERM)', function () {
     shopper = await createShopper(app.services.db, app.services.jwtSecret);
   });
   after(() => app.close());
-
-  async function freePort(): Promise<number> {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as { port: number };
-    await new Promise((resolve) => server.close(resolve));
-    return port;
-  }
 
   it('a web process answers an open long-poll with the pending order, then exits 0', async () => {
     const db = app.services.db;

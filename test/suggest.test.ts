@@ -311,30 +311,33 @@ describe('the near copy each process keeps of cached suggestions', () => {
     await waitUntil('the renamed title', async () => titlesOf((await suggest(app, 'qznear')).body)[0] === 'Qznear Renamed Clock', 20_000);
   });
 
+  /**
+   * `word`'s suggestion (one new product, `title`) computed, cached in Redis and in the near copy;
+   * then another process stores a different answer under the same version, which only a read
+   * from Redis can see.
+   */
+  async function cachedThenChangedInRedis(word: string, title: string): Promise<string> {
+    await insertProducts(app.services.db, [title]);
+    await bumpCatalogVersion(app.services);
+    for (let i = 0; i < 3; i += 1) expect(titlesOf((await suggest(app, word)).body)).to.deep.equal([title]);
+    const stored = JSON.parse((await app.services.redis!.get(`suggest:${word}`))!);
+    stored.value = [{ id: 1, title: `${title} From Redis` }];
+    await app.services.redis!.set(`suggest:${word}`, JSON.stringify(stored));
+    return `${title} From Redis`;
+  }
+
   it('serves its copy without asking Redis while the copy is fresh', async () => {
     await startApp(10 * 60_000);
-    await insertProducts(app.services.db, ['Qzfresh Lamp']);
-    await bumpCatalogVersion(app.services);
-    for (let i = 0; i < 3; i += 1) expect(titlesOf((await suggest(app, 'qzfresh')).body)).to.deep.equal(['Qzfresh Lamp']);
-    // Another process stores a different answer under the same version: the copy hides it.
-    const stored = JSON.parse((await app.services.redis!.get('suggest:qzfresh'))!);
-    stored.value = [{ id: 1, title: 'Qzfresh Answer From Redis' }];
-    await app.services.redis!.set('suggest:qzfresh', JSON.stringify(stored));
+    await cachedThenChangedInRedis('qzfresh', 'Qzfresh Lamp');
     expect(titlesOf((await suggest(app, 'qzfresh')).body)).to.deep.equal(['Qzfresh Lamp']);
   });
 
   it('is re-read from Redis once it is older than CATALOG_NEAR_COPY_MS, even without a bump', async () => {
     const nearCopyMs = 300;
     await startApp(nearCopyMs);
-    await insertProducts(app.services.db, ['Qzexpire Lamp']);
-    await bumpCatalogVersion(app.services);
-    for (let i = 0; i < 3; i += 1) expect(titlesOf((await suggest(app, 'qzexpire')).body)).to.deep.equal(['Qzexpire Lamp']);
-    // Another process stores a different answer under the same version (the near copy hides it).
-    const stored = JSON.parse((await app.services.redis!.get('suggest:qzexpire'))!);
-    stored.value = [{ id: 1, title: 'Qzexpire Answer From Redis' }];
-    await app.services.redis!.set('suggest:qzexpire', JSON.stringify(stored));
+    const inRedis = await cachedThenChangedInRedis('qzexpire', 'Qzexpire Lamp');
     await new Promise((resolve) => setTimeout(resolve, nearCopyMs));
-    expect(titlesOf((await suggest(app, 'qzexpire')).body)).to.deep.equal(['Qzexpire Answer From Redis']);
+    expect(titlesOf((await suggest(app, 'qzexpire')).body)).to.deep.equal([inRedis]);
   });
 });
 
