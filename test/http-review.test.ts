@@ -115,6 +115,27 @@ describe('HTTP layer: odd client input is a 4xx problem, never a 500', () => {
   });
 });
 
+describe('HTTP layer: a client that trickles its request in', function () {
+  this.timeout(40_000);
+  let app: TestApp;
+  before(async () => {
+    app = await startTestApp();
+  });
+  after(() => app.close());
+
+  it('is answered 408 and cut off once its headers take over 10 s, instead of holding the socket for a minute', async () => {
+    const { port } = new URL(app.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    const received: Buffer[] = [];
+    socket.on('data', (chunk) => received.push(chunk));
+    // A request line and one header, then nothing: the rest of the headers never come.
+    socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    // Under Node's defaults (60 s, checked every 30 s) this would outlast the test's timeout.
+    await new Promise((resolve) => socket.once('close', resolve));
+    expect(Buffer.concat(received).toString('latin1')).to.match(/^HTTP\/1\.1 408 /);
+  });
+});
+
 describe('OpenAPI document covers the API.md contract', () => {
   let app: TestApp;
   before(async () => {
