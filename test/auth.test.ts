@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
+import jwt from 'jsonwebtoken';
 import Koa from 'koa';
 import { signAccessToken, verifyAccessToken } from '../core/auth/access-tokens.ts';
 import { createLogger } from '../core/logger.ts';
@@ -522,4 +523,10 @@ describe('requireUser (access-token checks)', () => {
   });
 
   it('refuses an expired token', () => expect401(`Bearer ${signAccessToken({ userId: 7, isStaff: false }, secret, -60)}`));
+
+  it('refuses a correctly signed token that never expires', () => {
+    const forever = jwt.sign({ staff: false, typ: 'access' }, secret, { algorithm: 'HS256', subject: '7', issuer: 'shop' });
+    expect(JSON.parse(Buffer.from(forever.split('.')[1]!, 'base64url').toString('utf8'))).not.to.have.property('exp');
+    return expect401(`Bearer ${forever}`);
+  });
 });

@@ -34,7 +34,8 @@ export function verifyAccessToken(token: string, secret: string): AccessClaims |
   try {
     // Pinning the algorithm refuses "alg: none" and key-confusion tricks.
     const payload = jwt.verify(token, keyFor(secret), { algorithms: ['HS256'], issuer: ISSUER });
-    if (typeof payload !== 'object' || payload.typ !== 'access') return null;
+    // Every token we sign expires; one without exp (signed with the secret by anything else) is refused.
+    if (typeof payload !== 'object' || payload.typ !== 'access' || typeof payload.exp !== 'number') return null;
     const userId = Number(payload.sub);
     if (!Number.isSafeInteger(userId) || userId <= 0) return null;
     return { userId, isStaff: payload.staff === true };

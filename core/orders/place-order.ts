@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { PgBoss } from 'pg-boss';
 import type { Db } from '../db.ts';
-import { badRequest, conflict, type FieldError } from '../problems.ts';
+import { badRequest, conflict, unauthorized, type FieldError } from '../problems.ts';
 import { isForeignKeyViolation } from '../db-errors.ts';
 import { queuePlacements } from './jobs.ts';
 import { findOrder, toOrderView, type OrderRecord, type OrderView } from './read-orders.ts';
@@ -55,8 +55,8 @@ export async function placeOrders(deps: PlaceDeps, placements: Placement[]): Pro
 
 /**
  * Why an order was not placed, as the answer its request gets: the order an earlier request with
- * the same Idempotency-Key placed (a replay), else a 409 (that key, another body) or a 400 naming
- * the unknown ids. Should none of those hold any more, it is placed now, on its own.
+ * the same Idempotency-Key placed (a replay), else a 409 (that key, another body), a 401 (the
+ * account was deleted since its access token was issued) or a 400 naming the unknown ids. Should none of those hold any more, it is placed now, on its own.
  */
 export async function explainUnplaced(deps: PlaceDeps, placement: Placement): Promise<Placed> {
   const { userId, request, idempotencyKey } = placement;
@@ -64,8 +64,8 @@ export async function explainUnplaced(deps: PlaceDeps, placement: Placement): Pr
     const earlier = await replayOf(deps.db, userId, idempotencyKey, requestFingerprint(request));
     if (earlier) return earlier;
   }
-  await assertCatalogIds(deps.db, request);
-  // The store and products exist now, and the key is free: what was missing came back.
+  await assertPlaceable(deps.db, userId, request);
+  // The account, store and products exist now, and the key is free: what was missing came back.
   const placed = await placeAlone(deps, placement);
   if (!placed) throw badRequest('A product of this order was removed while it was placed.');
   return { order: toOrderView(placed), replayed: false };
@@ -87,7 +87,8 @@ async function placeAlone(deps: PlaceDeps, placement: Placement): Promise<OrderR
 
 /**
  * Inserts the orders and their lines in ONE statement, whatever their number. An order is left
- * out, whole, when its store or one of its products does not exist, or when its Idempotency-Key
+ * out, whole, when its user (an account deleted since its token was issued), its store or one of
+ * its products does not exist, or when its Idempotency-Key
  * was used already (by an earlier order, or earlier in this batch). unit_price is the price now,
  * kept with the order; lines keep the request's order; ids follow the placements' order.
  */
@@ -105,6 +106,7 @@ async function insertOrders(trx: Db, placements: Placement[]): Promise<(OrderRec
        SELECT r.*, nextval(pg_get_serial_sequence('orders', 'id')) AS id
        FROM requested r
        WHERE EXISTS (SELECT 1 FROM stores s WHERE s.id = r.store_id)
+         AND EXISTS (SELECT 1 FROM users u WHERE u.id = r.user_id)
          AND NOT EXISTS (SELECT 1 FROM priced p WHERE p.n = r.n AND p.price IS NULL)
        ORDER BY r.n
      ), placed AS (
@@ -158,13 +160,15 @@ async function replayOf(db: Db, userId: number, idempotencyKey: string, fingerpr
 }
 
 /** 400 naming every store or product id that does not exist. */
-async function assertCatalogIds(db: Db, request: PlaceOrderRequest): Promise<void> {
+async function assertPlaceable(db: Db, userId: number, request: PlaceOrderRequest): Promise<void> {
   const productIds = request.items.map((item) => item.product_id);
-  const { rows } = await db.raw<{ rows: { store: boolean; known: number[] }[] }>(
-    'SELECT EXISTS (SELECT 1 FROM stores WHERE id = ?) AS store, ARRAY(SELECT id FROM products WHERE id = ANY(?::int[])) AS known',
-    [request.store_id, productIds],
+  const { rows } = await db.raw<{ rows: { user: boolean; store: boolean; known: number[] }[] }>(
+    'SELECT EXISTS (SELECT 1 FROM users WHERE id = ?) AS user, EXISTS (SELECT 1 FROM stores WHERE id = ?) AS store, ARRAY(SELECT id FROM products WHERE id = ANY(?::int[])) AS known',
+    [userId, request.store_id, productIds],
   );
-  const { store, known } = rows[0]!;
+  const { user, store, known } = rows[0]!;
+  // An access token outlives its account by up to its lifetime (minutes): the token is no good.
+  if (!user) throw unauthorized('This account no longer exists.');
   const errors: FieldError[] = [];
   if (!store) errors.push({ path: 'store_id', message: `There is no store ${request.store_id}.` });
   const knownIds = new Set(known);
