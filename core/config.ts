@@ -39,6 +39,11 @@ const envSchema = z.object({
   // Proxy headers (X-Forwarded-For) are trusted only behind one known proxy, else clients could
   // pick their own rate-limit bucket; the client address is the entry that proxy appended.
   TRUST_PROXY: z.stringbool().default(false),
+  // The service's public address (e.g. https://shop.example.com): page links (next/previous) are
+  // built on it. Unset, they are built on the request's Host (X-Forwarded-Host/-Proto behind
+  // TRUST_PROXY), which the client writes: a cache shared by clients could hand one client's
+  // links to the others.
+  PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   // Turns one worker process runs at the same time (each holds a database connection while it
   // decides), and the most stores one turn decides together (core/orders/decide.ts).
   ORDER_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),

@@ -5,6 +5,7 @@ import { badRequest } from '../core/problems.ts';
 import type { Services } from '../core/services.ts';
 import { recordHttpMetrics } from './middleware/metrics.ts';
 import { problemJson } from './middleware/problem-json.ts';
+import { setPublicUrl } from './pagination.ts';
 import { JSON_TYPES, requireJsonBody } from './middleware/require-json.ts';
 import { docsRoutes } from './routes/docs.ts';
 import { authRoutes } from './routes/auth.ts';
@@ -21,6 +22,7 @@ export function createApp(services: Services): Koa {
   // entry, which it appends. Entries before it are whatever the client sent, and reading the
   // first of them (Koa's default) would let every request pick its own rate-limit bucket.
   const app = new Koa({ proxy: services.config.TRUST_PROXY, maxIpsCount: 1 });
+  if (services.config.PUBLIC_URL) setPublicUrl(app, services.config.PUBLIC_URL);
   // What fails outside the middleware (a client that breaks off or garbles its request) goes to
   // the structured log; without a listener Koa prints it to stderr as plain text.
   app.on('error', (error: Error) => services.log.warn({ err: error }, 'HTTP request ended without an answer'));

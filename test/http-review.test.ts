@@ -16,6 +16,14 @@ async function expectProblem(response: Response, status: number) {
   return body;
 }
 
+/** The raw answer to a request written by hand: fetch() would not send these. */
+const sendRaw = (app: TestApp, request: string) =>
+  new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(new URL(app.url).port), '127.0.0.1', () => socket.write(request));
+    let text = '';
+    socket.on('data', (chunk) => (text += chunk)).on('end', () => resolve(text)).on('error', reject);
+  });
+
 describe('HTTP layer: odd client input is a 4xx problem, never a 500', () => {
   let app: TestApp;
   before(async () => {
@@ -68,17 +76,9 @@ describe('HTTP layer: odd client input is a 4xx problem, never a 500', () => {
     expect(response.headers.get('allow')).to.equal('POST');
   });
 
-  /** The raw answer to a request written by hand: fetch() would not send these. */
-  const sendRaw = (request: string) =>
-    new Promise<string>((resolve, reject) => {
-      const socket = connect(Number(new URL(app.url).port), '127.0.0.1', () => socket.write(request));
-      let text = '';
-      socket.on('data', (chunk) => (text += chunk)).on('end', () => resolve(text)).on('error', reject);
-    });
-
   it('a request target Koa cannot parse (absolute form, broken IPv6 bracket) is a 400 problem', async () => {
     for (const target of ['http://[/', 'http://[::1]x/stores/', 'https://[/orders/orders/']) {
-      const answer = await sendRaw(`GET ${target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+      const answer = await sendRaw(app, `GET ${target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
       expect(answer, target).to.match(/^HTTP\/1\.1 400 /);
       expect(answer, target).to.match(/content-type: application\/problem\+json/i);
     }
@@ -87,14 +87,14 @@ describe('HTTP layer: odd client input is a 4xx problem, never a 500', () => {
   it('a declared body of 2^31 bytes or more is a 413 at once, not a wait for a body it would refuse', async () => {
     for (const length of ['2147483648', '4294967296']) {
       // Only a few bytes follow: the answer must not wait for the rest.
-      const answer = await sendRaw(`POST /api/token/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n{}`);
+      const answer = await sendRaw(app, `POST /api/token/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n{}`);
       expect(answer, length).to.match(/^HTTP\/1\.1 413 /);
       expect(answer, length).to.match(/content-type: application\/problem\+json/i);
     }
   });
 
   it('a Host header that names no host is a 400 on a paginated list, whose links are built on it', async () => {
-    const answer = await sendRaw('GET /stores/ HTTP/1.1\r\nHost: not a host\r\nConnection: close\r\n\r\n');
+    const answer = await sendRaw(app, 'GET /stores/ HTTP/1.1\r\nHost: not a host\r\nConnection: close\r\n\r\n');
     expect(answer).to.match(/^HTTP\/1\.1 400 /);
     expect(answer).to.match(/content-type: application\/problem\+json/i);
     expect(answer).to.include('Host header');
@@ -111,6 +111,34 @@ describe('HTTP layer: odd client input is a 4xx problem, never a 500', () => {
   it('/docs/<name of an Object.prototype property> is a 404, not an empty 204', async () => {
     for (const name of ['constructor', '__proto__', 'toString']) {
       await expectProblem(await app.request(`/docs/${name}`), 404);
+    }
+  });
+});
+
+describe('page links (next/previous) and the headers clients write', () => {
+  const stores = 'GET /stores/?page_size=1 HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n';
+  const nextLink = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).next as string;
+
+  it('are built on PUBLIC_URL when it is set, whatever Host the client sends', async () => {
+    const app = await startTestApp({ PUBLIC_URL: 'https://shop.example.com', TRUST_PROXY: 'true' });
+    try {
+      const answer = await sendRaw(app, `${stores}X-Forwarded-Host: evil.example\r\nX-Forwarded-Proto: http\r\n\r\n`);
+      expect(answer).to.match(/^HTTP\/1\.1 200 /);
+      expect(nextLink(answer)).to.equal('https://shop.example.com/stores/?page_size=1&page=2');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('without PUBLIC_URL, refuse a forwarded scheme other than http or https (400), never a javascript: link', async () => {
+    const app = await startTestApp({ TRUST_PROXY: 'true' });
+    try {
+      const answer = await sendRaw(app, `${stores}X-Forwarded-Proto: javascript\r\n\r\n`);
+      expect(answer).to.match(/^HTTP\/1\.1 400 /);
+      expect(answer).to.include('X-Forwarded-Proto');
+      expect(nextLink(await sendRaw(app, `${stores}X-Forwarded-Proto: https\r\n\r\n`))).to.equal('https://evil.example/stores/?page_size=1&page=2');
+    } finally {
+      await app.close();
     }
   });
 });
