@@ -3,6 +3,7 @@ import { runStatement } from '../prepared-query.ts';
 import { notFound } from '../problems.ts';
 import type { Services } from '../services.ts';
 import { cachedForCatalog } from './catalog-cache.ts';
+import { catalogRead } from './catalog-reads.ts';
 import { searchStatement, type TextMatch } from './search-statement.ts';
 
 export { typoSimilarityThreshold } from './typo-threshold.ts';
@@ -88,7 +89,7 @@ interface Row {
 }
 
 function page(db: Db, search: ProductSearch, match: TextMatch | null): Promise<Row[]> {
-  return runStatement<Row>(db, searchStatement(search, match));
+  return catalogRead(db, () => runStatement<Row>(db, searchStatement(search, match)));
 }
 
 function answer(rows: Row[], search: ProductSearch): SearchResult {

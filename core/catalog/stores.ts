@@ -1,5 +1,6 @@
 import type { Db } from '../db.ts';
 import { notFound } from '../problems.ts';
+import { catalogRead } from './catalog-reads.ts';
 
 // The store list and one store's inventory, one page at a time.
 
@@ -21,14 +22,15 @@ export interface StoreSummary {
 }
 
 export async function listStores(db: Db, { page, pageSize }: PageRequest): Promise<PageOf<StoreSummary>> {
-  const [counted, results] = await Promise.all([
-    db('stores').count({ count: '*' }).first(),
-    db('stores')
+  // One connection (a catalog read's share of the pool), one snapshot for the count and the page.
+  const [counted, results] = await catalogRead(db, () => db.transaction((trx) => Promise.all([
+    trx('stores').count({ count: '*' }).first(),
+    trx('stores')
       .select('id', 'name', 'city', 'created_at')
       .orderBy('id')
       .limit(pageSize)
       .offset((page - 1) * pageSize),
-  ]);
+  ]), { isolationLevel: 'repeatable read', readOnly: true }));
   return { count: Number(counted?.count ?? 0), results };
 }
 
@@ -51,7 +53,7 @@ export interface InventoryLine {
 export async function storeInventory(db: Db, storeId: number, filters: InventoryFilters): Promise<PageOf<InventoryLine>> {
   // The count and the page are read from one snapshot, so that stock selling out meanwhile cannot
   // give a count that the pages do not add up to.
-  return await db.transaction((trx) => inventoryPage(trx, storeId, filters), { isolationLevel: 'repeatable read', readOnly: true });
+  return await catalogRead(db, () => db.transaction((trx) => inventoryPage(trx, storeId, filters), { isolationLevel: 'repeatable read', readOnly: true }));
 }
 
 async function inventoryPage(db: Db, storeId: number, filters: InventoryFilters): Promise<PageOf<InventoryLine>> {

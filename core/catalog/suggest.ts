@@ -1,6 +1,7 @@
 import type { Db } from '../db.ts';
 import type { Services } from '../services.ts';
 import { cachedForCatalog } from './catalog-cache.ts';
+import { catalogRead } from './catalog-reads.ts';
 
 // Title suggestions for a search box, at most 10: titles that start with what was typed first
 // (alphabetical, then by id), then titles with a word that starts with it (by id).
@@ -23,7 +24,7 @@ export function normalizeQuery(q: string): string {
 /** Suggestions for `q` (already validated: 1–64 characters after trimming), cached per catalog version. */
 export function suggestTitles(services: Services, q: string): Promise<Suggestion[]> {
   const query = normalizeQuery(q);
-  return cachedForCatalog(services, `suggest:${query}`, CACHE_TTL_SECONDS, () => findSuggestions(services.db, query));
+  return cachedForCatalog(services, `suggest:${query}`, CACHE_TTL_SECONDS, () => catalogRead(services.db, () => findSuggestions(services.db, query)));
 }
 
 // These expressions must match the indexes in db/migrations/20261125000310_suggest_index.ts.
