@@ -376,6 +376,13 @@ describe('auth', () => {
       expectProblem(await attempt(`auth_nobody_${tag()}`, `${randomIp()}, ${ip}`), 429);
     });
 
+    it('counts an IPv6 client by its /64 network, which one home or server may use all of', async () => {
+      const network = `2001:db8:${randomBytes(2).toString('hex')}:${randomBytes(2).toString('hex')}`;
+      for (const host of ['1', 'a:b:c', '2']) expect((await attempt(`auth_nobody_${tag()}`, `${network}::${host}`)).status).to.equal(401);
+      expectProblem(await attempt(`auth_nobody_${tag()}`, `${network}:0:0:0:ffff`), 429);
+      expect((await attempt(`auth_nobody_${tag()}`, `2001:db9::${randomBytes(2).toString('hex')}`)).status).to.equal(401);
+    });
+
     it('ignores X-Forwarded-For unless TRUST_PROXY is set: a client naming a new origin each time stays one client', async () => {
       // Counters of its own (a fresh key prefix), since every test connects from 127.0.0.1.
       const directApp = await startTestApp({ LOGIN_RATE_LIMIT_PER_15_MINUTES: '3', REDIS_KEY_PREFIX: `${testEnvironment().redisKeyPrefix}direct-${tag()}:` });

@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import type { Context, Middleware } from 'koa';
 import ratelimit from 'koa-ratelimit';
 import type { Redis } from 'ioredis';
@@ -36,6 +37,24 @@ export function memoryCounters(durationMs: number): Map<string, { reset?: number
     for (const [key, counter] of counters) if (counter.reset !== undefined && counter.reset < now) counters.delete(key);
   }, durationMs).unref();
   return counters;
+}
+
+/**
+ * The bucket of a client address: an IPv4 address is one client, an IPv6 address is its /64
+ * network. A home or a server gets a whole /64 from its provider and may use any of its 2^64
+ * addresses, so counting each address alone would limit nobody.
+ */
+export function clientNetwork(ip: string): string {
+  if (!isIPv6(ip)) return ip;
+  const address = ip.split('%')[0]!.toLowerCase(); // without a zone (fe80::1%eth0)
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(address);
+  if (mapped) return mapped[1]!; // an IPv4 client seen through a dual-stack socket
+  // An embedded IPv4 address (the last 32 bits) counts as two groups.
+  const groups = (part: string) => (part === '' ? [] : part.split(':').flatMap((group) => (group.includes('.') ? ['0', '0'] : [group])));
+  const [head = '', tail] = address.split('::');
+  const written = groups(head);
+  const all = tail === undefined ? written : [...written, ...Array(8 - written.length - groups(tail).length).fill('0'), ...groups(tail)];
+  return `${all.slice(0, 4).map((group) => Number.parseInt(group, 16).toString(16)).join(':')}::/64`;
 }
 
 /**

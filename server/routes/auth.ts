@@ -6,7 +6,7 @@ import { authenticate, comparableUsername, registerUser, Registration } from '..
 import { issueRefreshToken, revokeRefreshTokenFamily, rotateRefreshToken } from '../../core/auth/refresh-tokens.ts';
 import { unauthorized } from '../../core/problems.ts';
 import type { Services } from '../../core/services.ts';
-import { rateLimit } from '../middleware/rate-limit.ts';
+import { clientNetwork, rateLimit } from '../middleware/rate-limit.ts';
 import { problemResponses, rateLimitHeaders, registry, z } from '../openapi.ts';
 import { validate, withoutNul } from '../validate.ts';
 
@@ -84,7 +84,7 @@ export function authRoutes(services: Services): Router {
   // Per IP slows one client guessing many accounts; per username slows many clients (a botnet)
   // guessing one account. Every attempt counts, successful or not.
   // Without working counters login is refused (503), since unlimited attempts invite guessing.
-  const limitPerIp = rateLimit({ name: 'login-ip', ...loginLimit, key: (ctx) => ctx.ip });
+  const limitPerIp = rateLimit({ name: 'login-ip', ...loginLimit, key: (ctx) => clientNetwork(ctx.ip) });
   const limitPerUsername = rateLimit({ name: 'login-user', ...loginLimit, key: (ctx) => usernameBucket(ctx, services) });
 
   const tokensFor = (user: { id: number; isStaff: boolean }, refresh: string) => ({

@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import { SUGGESTION_LIMIT, suggestTitles, type Suggestion as SuggestionRecord } from '../../core/catalog/suggest.ts';
 import type { Services } from '../../core/services.ts';
 import { optionalUser } from '../middleware/auth.ts';
-import { rateLimit } from '../middleware/rate-limit.ts';
+import { clientNetwork, rateLimit } from '../middleware/rate-limit.ts';
 import { bearerAuth, problemResponses, rateLimitHeaders, registry, z } from '../openapi.ts';
 import { validate, withoutNul } from '../validate.ts';
 
@@ -50,7 +50,7 @@ export function suggestRoutes(services: Services): Router {
     // treated as no token, so it cannot be used to escape the IP's bucket.
     key: (ctx: Context) => {
       const user = optionalUser(ctx, services.jwtSecret);
-      return user ? `user:${user.userId}` : `ip:${ctx.ip}`;
+      return user ? `user:${user.userId}` : `ip:${clientNetwork(ctx.ip)}`;
     },
     redis: services.redis,
     log: services.log,
