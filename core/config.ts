@@ -31,6 +31,8 @@ const envSchema = z.object({
   CATALOG_NEAR_COPY_MS: z.coerce.number().int().min(0).default(1000),
   SUGGEST_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(20),
   LOGIN_RATE_LIMIT_PER_15_MINUTES: z.coerce.number().int().positive().default(10),
+  // Each registration hashes a password (argon2id, tens of ms of CPU) and creates an account.
+  REGISTER_RATE_LIMIT_PER_HOUR: z.coerce.number().int().positive().default(20),
   // Unset: confirmation emails are written to .data/mail/ instead of sent.
   SMTP_URL: z.string().optional(),
   MAIL_FROM: z.string().default('Shop <orders@shop.local>'),

@@ -339,7 +339,7 @@ describe('auth', () => {
     const response = await app.request('/openapi.json');
     const document = await response.json();
     const responses = (path: string) => Object.keys(document.paths[path].post.responses);
-    expect(responses('/api/register/')).to.include.members(['201', '400', '409']);
+    expect(responses('/api/register/')).to.include.members(['201', '400', '409', '429']);
     expect(responses('/api/token/')).to.include.members(['200', '400', '401', '429']);
     expect(responses('/api/token/refresh/')).to.include.members(['200', '400', '401']);
     expect(responses('/api/token/revoke/')).to.include.members(['204', '400']);
@@ -414,6 +414,23 @@ describe('auth', () => {
       expect(Number(limited.headers.get('retry-after'))).to.be.at.least(1);
       // Other usernames from a fresh IP still get through.
       expect((await attempt(`auth_nobody_${tag()}`, randomIp())).status).to.equal(401);
+    });
+  });
+
+  describe('registration rate limit', () => {
+    it('limits registrations per client IP, with Retry-After; another client can still register', async () => {
+      const limited = await startTestApp({ REGISTER_RATE_LIMIT_PER_HOUR: '2', TRUST_PROXY: 'true' });
+      try {
+        const ip = `10.${[1, 2, 3].map(() => randomBytes(1)[0]).join('.')}`;
+        const registerFrom = (from: string) => send(limited, '/api/register/', { body: newAccount(), headers: { 'X-Forwarded-For': from } });
+        for (let i = 0; i < 2; i++) expect((await registerFrom(ip)).status).to.equal(201);
+        const refused = await registerFrom(ip);
+        expectProblem(refused, 429);
+        expect(Number(refused.headers.get('retry-after'))).to.be.within(1, 3601);
+        expect((await registerFrom(`10.${[1, 2, 3].map(() => randomBytes(1)[0]).join('.')}`)).status).to.equal(201);
+      } finally {
+        await limited.close();
+      }
     });
   });
 

@@ -38,9 +38,10 @@ registry.registerPath({
   method: 'post',
   path: '/api/register/',
   summary: 'Create an account',
+  description: 'Rate limited per client IP (REGISTER_RATE_LIMIT_PER_HOUR).',
   tags: ['Auth'],
   request: { body: { required: true, ...json(RegisterRequest) } },
-  responses: { 201: { description: 'Created', ...json(Account) }, ...problemResponses(400, 409, 413, 415, 503) },
+  responses: { 201: { description: 'Created', ...json(Account) }, ...problemResponses(400, 409, 413, 415, 429, 503) },
 });
 registry.registerPath({
   method: 'post',
@@ -86,13 +87,24 @@ export function authRoutes(services: Services): Router {
   // Without working counters login is refused (503), since unlimited attempts invite guessing.
   const limitPerIp = rateLimit({ name: 'login-ip', ...loginLimit, key: (ctx) => clientNetwork(ctx.ip) });
   const limitPerUsername = rateLimit({ name: 'login-user', ...loginLimit, key: (ctx) => usernameBucket(ctx, services) });
+  // Each registration costs a password hash and an account: one client cannot make them in bulk.
+  // Signing up is not refused when the counters fail; login is the endpoint guessing targets.
+  const limitRegistrations = rateLimit({
+    name: 'register-ip',
+    max: services.config.REGISTER_RATE_LIMIT_PER_HOUR,
+    durationMs: 60 * 60 * 1000,
+    key: (ctx) => clientNetwork(ctx.ip),
+    redis: services.redis,
+    log: services.log,
+    whenStoreFails: 'allow',
+  });
 
   const tokensFor = (user: { id: number; isStaff: boolean }, refresh: string) => ({
     access: signAccessToken({ userId: user.id, isStaff: user.isStaff }, services.jwtSecret, services.config.ACCESS_TOKEN_TTL_SECONDS),
     refresh,
   });
 
-  router.post('/api/register/', async (ctx) => {
+  router.post('/api/register/', limitRegistrations, async (ctx) => {
     const registration = validate(RegisterRequest, ctx.request.body, 'body');
     ctx.body = await registerUser(services.db, registration);
     ctx.status = 201;

@@ -28,6 +28,7 @@ export async function startTestApp(overrides: Partial<Record<keyof Config, strin
     // so the production default (10) would refuse logins part-way through the suite. Tests of the
     // limit itself pass a low value and their own client IPs (TRUST_PROXY + X-Forwarded-For).
     LOGIN_RATE_LIMIT_PER_15_MINUTES: '10000',
+    REGISTER_RATE_LIMIT_PER_HOUR: '100000',
     ...(environment.redisUrl ? { REDIS_URL: environment.redisUrl, REDIS_KEY_PREFIX: environment.redisKeyPrefix } : {}),
     ...overrides,
   });
