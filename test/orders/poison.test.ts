@@ -14,19 +14,39 @@ describe('poison order jobs', function () {
   it('completes malformed jobs and jobs for missing orders without effect; the store goes on', async () => {
     const db = bed.app.services.db;
     const { storeId, productIds } = await createShop(db, [3]);
+    const product = productIds[0]!;
+    // An order of this test's own, confirmed before the bad jobs are queued: a job with an
+    // unknown action names it, and must neither cancel it nor move its stock.
+    bed.workers = await startWorkersInProcess();
+    const target = await placed(bed.app, bed.shopper, storeId, [{ product_id: product, quantity_requested: 1 }]);
+    await allDecided(db, [target]);
+    await bed.workers.stop();
+    bed.workers = null;
+    const targetBefore = await db('orders').where('id', target).first('status', 'decided_at', 'cancelled_at');
+    expect(targetBefore.status).to.equal('CONFIRMED');
+    const ledgerBefore = await ledgerOf(db, storeId, product);
+    expect(ledgerBefore.map((row) => [row.delta, row.reason, row.order_id])).to.deep.equal([[-1, 'order_confirmed', target]]);
+
     const lane = { singletonKey: `store-${storeId}` };
     await bed.app.services.boss.send('orders', { orderId: 'not a number' }, lane);
     await bed.app.services.boss.send('orders', { orderId: 2_000_000_000, action: 'place' }, lane);
     // Beyond orders.id's integer range: every statement of the turn that names it would fail.
     await bed.app.services.boss.send('orders', { orderId: 3_000_000_000, action: 'place' }, lane);
-    await bed.app.services.boss.send('orders', { orderId: 1, action: 'explode' }, lane);
-    const next = await placed(bed.app, bed.shopper, storeId, [{ product_id: productIds[0]!, quantity_requested: 1 }]);
+    await bed.app.services.boss.send('orders', { orderId: target, action: 'explode' }, lane);
+    const next = await placed(bed.app, bed.shopper, storeId, [{ product_id: product, quantity_requested: 1 }]);
 
     bed.workers = await startWorkersInProcess();
     await allDecided(db, [next]);
     expect((await db('orders').where('id', next).first()).status).to.equal('CONFIRMED');
+    // The lane is FIFO: next was decided after every bad job, and each of them completed.
     const jobs = await jobsOfLane(storeId);
-    expect(jobs.map((job) => job.state)).to.deep.equal(['completed', 'completed', 'completed', 'completed', 'completed']);
+    expect(jobs.map((job) => job.state)).to.deep.equal(Array(6).fill('completed'));
+    // The job that named the confirmed order changed nothing: it is as it was, and only next took stock.
+    expect(await db('orders').where('id', target).first('status', 'decided_at', 'cancelled_at')).to.deep.equal(targetBefore);
+    const ledger = await ledgerOf(db, storeId, product);
+    expect(ledger.slice(0, ledgerBefore.length)).to.deep.equal(ledgerBefore);
+    expect(ledger.slice(ledgerBefore.length).map((row) => [row.delta, row.reason, row.order_id])).to.deep.equal([[-1, 'order_confirmed', next]]);
+    expect(await stockOf(db, storeId, product)).to.equal(1);
   });
 
   it('rejects a corrupt order (no lines) instead of confirming it for free', async () => {
