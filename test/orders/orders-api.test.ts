@@ -165,8 +165,13 @@ describe('orders API', function () {
       const page3 = await (await app.request('/orders/orders/?page=3&page_size=2', { token: carol.token })).json();
       expect(page3.results.map((o: { id: number }) => o.id)).to.deep.equal([ids[0]]);
       expect(page3.next).to.equal(null);
-      const others = await (await app.request('/orders/orders/', { token: bob.token })).json();
-      expect(others.results.map((o: { id: number }) => o.id)).to.not.include.members(ids);
+      // Another user's list holds their own orders and none of carol's.
+      const bobs = await placed(app, bob, shop.storeId, [{ product_id: p2(), quantity_requested: 1 }]);
+      const listed = async (shopper: Shopper) => ((await (await app.request('/orders/orders/?page_size=100', { token: shopper.token })).json()).results as { id: number }[]).map((o) => o.id);
+      const [carols, others] = [await listed(carol), await listed(bob)];
+      expect(others.filter((id) => carols.includes(id))).to.deep.equal([]);
+      expect(others).to.include(bobs);
+      expect(carols).to.deep.equal([...ids].reverse());
       expect((await app.request('/orders/orders/?page=0', { token: carol.token })).status).to.equal(400);
     });
   });
