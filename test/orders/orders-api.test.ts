@@ -289,6 +289,24 @@ describe('orders API', function () {
       const response = await waiting;
       expect((await response.json()).status).to.equal('CONFIRMED');
     });
+
+    it('GET ?wait lets go of its waiter when the client disconnects', async function () {
+      // The wait asks for 60 s and the test allows 40: only the disconnect can end it in time.
+      this.timeout(40_000);
+      const { storeId, productIds } = await createShop(app.services.db, [5]);
+      // No worker runs: nothing decides the order, so nothing but the client going away ends the wait.
+      const id = await placed(app, alice, storeId, [{ product_id: productIds[0]!, quantity_requested: 1 }]);
+      const events = app.services.orderEvents;
+      const before = events.waiting;
+      const client = new AbortController();
+      const request = fetch(`${app.url}/orders/orders/${id}?wait=60`, { headers: { Authorization: `Bearer ${alice.token}` }, signal: client.signal });
+      await waitUntil('the long-poll to be waiting', () => events.waiting === before + 1);
+      client.abort();
+      const outcome = await request.then(() => 'answered', (error: unknown) => (error as Error).name);
+      expect(outcome).to.equal('AbortError');
+      await waitUntil('the waiter to be removed', () => events.waiting === before, 30_000);
+      expect((await app.request(`/orders/orders/${id}`, { token: alice.token })).status).to.equal(200);
+    });
   });
 
   describe('cancelling', () => {
