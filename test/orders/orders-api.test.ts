@@ -367,6 +367,34 @@ describe('orders API', function () {
       expect(ledger.map((row) => row.delta)).to.deep.equal([-2, 2]);
     });
 
+    it('cancelling a pending order whose placement is then rejected answers 200 with it REJECTED, and moves no stock', async () => {
+      const { storeId, productIds } = await createShop(app.services.db, [1]);
+      const product = productIds[0]!;
+      // Placed while no worker runs, for more than the store has: PENDING, to be rejected.
+      const id = await placed(app, alice, storeId, [{ product_id: product, quantity_requested: 2 }]);
+      const events = app.services.orderEvents;
+      const before = events.waiting;
+      const cancelling = app.request(`/orders/orders/${id}/cancel?wait=20`, { method: 'POST', token: alice.token });
+      // The request waits once its cancellation is queued, behind the placement.
+      await waitUntil('the cancellation to be queued and waiting', () => events.waiting === before + 1);
+      workers = await startWorkersInProcess();
+      const response = await cancelling;
+      expect(response.status).to.equal(200);
+      expect(response.headers.get('location')).to.equal(`/orders/orders/${id}`);
+      const order = await response.json();
+      expect(order).to.include({ id, status: 'REJECTED', cancelled_at: null });
+      expect(order.rejection).to.deep.equal({ reason: 'insufficient_stock', items: [{ product_id: product, requested: 2, available: 1 }] });
+      // The cancellation, decided after the rejection, changed nothing: the order stays REJECTED
+      // and the store's stock never moved.
+      await waitUntil('the placement and the cancellation to complete', async () => {
+        const jobs = await app.services.boss.findJobs('orders', { data: { orderId: id } });
+        return jobs.length === 2 && jobs.every((job) => job.state === 'completed');
+      });
+      expect(await (await app.request(`/orders/orders/${id}`, { token: alice.token })).json()).to.deep.equal(order);
+      expect(await stockOf(app.services.db, storeId, product)).to.equal(1);
+      expect(await ledgerOf(app.services.db, storeId, product)).to.deep.equal([]);
+    });
+
     it('refuses to cancel a rejected or cancelled order (409)', async () => {
       workers = await startWorkersInProcess();
       const { storeId, productIds } = await createShop(app.services.db, [1]);
