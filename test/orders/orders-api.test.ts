@@ -417,10 +417,12 @@ describe('orders API', function () {
       const responses = await Promise.all(Array.from({ length: 5 }, () => app.request(`/orders/orders/${order.id}/cancel`, { method: 'POST', token: alice.token })));
       for (const response of responses) expect([200, 202, 409]).to.include(response.status);
       await waitUntil('the cancellation', async () => (await (await app.request(`/orders/orders/${order.id}`, { token: alice.token })).json()).status === 'CANCELLED');
-      // Let every queued cancellation run before counting.
-      await waitUntil('the cancel jobs to finish', async () => {
-        const jobs = await app.services.boss.findJobs('orders', { data: { orderId: order.id }, queued: true });
-        return jobs.length === 0;
+      // Let every cancellation run to its end before counting: a job still active (not only one
+      // still queued) could yet return the stock a second time.
+      const cancellations = responses.filter((response) => response.status !== 409).length;
+      await waitUntil('the cancel jobs to complete', async () => {
+        const jobs = await app.services.boss.findJobs('orders', { data: { orderId: order.id } });
+        return jobs.length === 1 + cancellations && jobs.every((job) => job.state === 'completed');
       });
       expect(await stockOf(app.services.db, storeId, productIds[0]!)).to.equal(6);
       const ledger = await ledgerOf(app.services.db, storeId, productIds[0]!);
