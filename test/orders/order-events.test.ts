@@ -25,12 +25,11 @@ describe('order events when the database stops answering', function () {
 
   it('a wait ends in its time when the database accepts the connection but never answers', async () => {
     proxy.mute();
-    events = new OrderEvents(proxy.urlFor(testEnvironment().databaseUrl), log, { timeoutMs: 5000 });
-    const started = Date.now();
+    // The connection attempt would give up only after a minute: a wait held until then is caught
+    // by this test's 10 s timeout, so an answer at all means the wait ended in its own time.
+    events = new OrderEvents(proxy.urlFor(testEnvironment().databaseUrl), log, { timeoutMs: 60_000 });
     const answer = await events.waitFor(1, async () => 'the order as it is', () => false, 300);
     expect(answer).to.equal('the order as it is');
-    // Not held until the connection attempt gives up (5 s).
-    expect(Date.now() - started).to.be.below(2500);
   });
 
   it('a listening connection that silently stops delivering is replaced, and its waiters read their orders again', async () => {
