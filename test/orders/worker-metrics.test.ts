@@ -1,17 +1,9 @@
 import { expect } from 'chai';
-import { createServer } from 'node:net';
 import type { PgBoss } from 'pg-boss';
 import { ORDERS_QUEUE } from '../../core/queue.ts';
+import { freePort } from '../support/free-port.ts';
 import { spawnWorkerProcess, type WorkerProcess } from '../support/workers.ts';
 import { allDecided, createShop, orderTestbed, placed, waitUntil } from './fixtures.ts';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** No job of the orders queue is queued, waiting for a retry, or active. */
 async function ordersQueueIsIdle(boss: PgBoss): Promise<boolean> {
