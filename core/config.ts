@@ -45,7 +45,8 @@ const envSchema = z.object({
   // built on it. Unset, they are built on the request's Host (X-Forwarded-Host/-Proto behind
   // TRUST_PROXY), which the client writes: a cache shared by clients could hand one client's
   // links to the others.
-  PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  // An empty value (as `${PUBLIC_URL:-}` in docker-compose.yml gives) is unset.
+  PUBLIC_URL: z.preprocess((value) => (value === '' ? undefined : value), z.url({ protocol: /^https?$/ }).optional()),
   // Turns one worker process runs at the same time (each holds a database connection while it
   // decides), and the most stores one turn decides together (core/orders/decide.ts).
   ORDER_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
