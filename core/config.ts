@@ -46,7 +46,14 @@ const envSchema = z.object({
   // TRUST_PROXY), which the client writes: a cache shared by clients could hand one client's
   // links to the others.
   // An empty value (as `${PUBLIC_URL:-}` in docker-compose.yml gives) is unset.
-  PUBLIC_URL: z.preprocess((value) => (value === '' ? undefined : value), z.url({ protocol: /^https?$/ }).optional()),
+  // An origin only: the links keep the request's path, so a path prefix here would be dropped.
+  PUBLIC_URL: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z
+      .url({ protocol: /^https?$/ })
+      .refine((url) => /^https?:\/\/[^/?#]+\/?$/.test(url), 'must be an origin (scheme, host and port), with no path, query or fragment')
+      .optional(),
+  ),
   // Turns one worker process runs at the same time (each holds a database connection while it
   // decides), and the most stores one turn decides together (core/orders/decide.ts).
   ORDER_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),

@@ -383,6 +383,15 @@ describe('auth', () => {
       expect((await attempt(`auth_nobody_${tag()}`, `2001:db9::${randomBytes(2).toString('hex')}`)).status).to.equal(401);
     });
 
+    it('counts an IPv4 client as one, however the proxy spells its address (IPv4-mapped IPv6 included)', async () => {
+      const [a, b, c] = [...randomBytes(3)] as [number, number, number];
+      const hex = (x: number, y: number) => ((x << 8) | y).toString(16);
+      for (const spelling of [`10.${a}.${b}.${c}`, `::ffff:10.${a}.${b}.${c}`, `0:0:0:0:0:ffff:10.${a}.${b}.${c}`]) {
+        expect((await attempt(`auth_nobody_${tag()}`, spelling)).status, spelling).to.equal(401);
+      }
+      expectProblem(await attempt(`auth_nobody_${tag()}`, `::ffff:${hex(10, a)}:${hex(b, c)}`), 429);
+    });
+
     it('ignores X-Forwarded-For unless TRUST_PROXY is set: a client naming a new origin each time stays one client', async () => {
       // Counters of its own (a fresh key prefix), since every test connects from 127.0.0.1.
       const directApp = await startTestApp({ LOGIN_RATE_LIMIT_PER_15_MINUTES: '3', REDIS_KEY_PREFIX: `${testEnvironment().redisKeyPrefix}direct-${tag()}:` });

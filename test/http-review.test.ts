@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
+import { loadConfig } from '../core/config.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
 
 // Client input that used to answer 500 (or an incomplete error), found by probing the running
@@ -118,6 +119,13 @@ describe('HTTP layer: odd client input is a 4xx problem, never a 500', () => {
 describe('page links (next/previous) and the headers clients write', () => {
   const stores = 'GET /stores/?page_size=1 HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n';
   const nextLink = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).next as string;
+
+  it('PUBLIC_URL must be an origin: the links keep the request path, so a path prefix would be lost', () => {
+    expect(() => loadConfig({ PUBLIC_URL: 'https://shop.example.com/api' })).to.throw(/PUBLIC_URL/);
+    expect(() => loadConfig({ PUBLIC_URL: 'https://shop.example.com/?x=1' })).to.throw(/PUBLIC_URL/);
+    expect(loadConfig({ PUBLIC_URL: 'https://shop.example.com:8443/' }).PUBLIC_URL).to.equal('https://shop.example.com:8443/');
+    expect(loadConfig({ PUBLIC_URL: '' }).PUBLIC_URL).to.equal(undefined);
+  });
 
   it('are built on PUBLIC_URL when it is set, whatever Host the client sends', async () => {
     const app = await startTestApp({ PUBLIC_URL: 'https://shop.example.com', TRUST_PROXY: 'true' });

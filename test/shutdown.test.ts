@@ -52,7 +52,7 @@ describe('graceful shutdown (SIGTERM)', function () {
 
   it('a worker process exits 0', async () => {
     const worker = await spawnWorkerProcess();
-    await waitUntil('the worker to be working', async () => (await app.services.boss.getInstances()).some((instance) => instance.live && instance.workers.length > 0 && instance.pid !== process.pid), 30_000);
+    await waitUntil('the worker to be working', async () => (await app.services.boss.getInstances()).some((instance) => instance.live && instance.workers.length > 0 && instance.pid === worker.pid), 30_000);
     expect(await worker.stop()).to.equal(0);
   });
 });
