@@ -26,7 +26,7 @@ const WORKED_QUEUES = [ORDERS_QUEUE, EMAIL_QUEUE];
 
 /** Reads the queues' counts (one query; pg-boss keeps them per queue) and who works them into the gauges. */
 export async function refreshQueueMetrics(boss: PgBoss): Promise<void> {
-  const [queues, instances] = await Promise.all([boss.getQueues(QUEUES), boss.getInstances()]);
+  const [queues, instances] = await Promise.all([boss.getQueues(QUEUES), everyInstance(boss)]);
   for (const queue of queues) {
     jobs.set({ queue: queue.name, state: 'queued' }, queue.queuedCount);
     jobs.set({ queue: queue.name, state: 'active' }, queue.activeCount);
@@ -34,4 +34,19 @@ export async function refreshQueueMetrics(boss: PgBoss): Promise<void> {
   }
   const live = instances.filter((instance) => instance.live);
   for (const queue of WORKED_QUEUES) workers.set({ queue }, live.filter((instance) => instance.workers.some((worker) => worker.queue === queue)).length);
+}
+
+/**
+ * Every row of pg-boss's instance registry, page by page. A page lists the oldest rows first, and
+ * the registry keeps stopped and crashed processes' rows for days: on one page of the default
+ * size, the live (newest) rows fall off once enough restarts have piled up.
+ */
+export async function everyInstance(boss: PgBoss, pageSize = 1000): Promise<Awaited<ReturnType<PgBoss['getInstances']>>> {
+  const rows: Awaited<ReturnType<PgBoss['getInstances']>> = [];
+  for (let after: string | undefined; ; ) {
+    const page = await boss.getInstances({ limit: pageSize, ...(after === undefined ? {} : { after }) });
+    rows.push(...page);
+    if (page.length < pageSize) return rows;
+    after = page.at(-1)!.id;
+  }
 }

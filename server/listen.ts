@@ -5,17 +5,13 @@ import type Koa from 'koa';
 // likes under Node's defaults (60 s for the headers, 300 s for the whole request, checked every
 // 30 s). Nothing this API takes needs long to send: headers within 10 s, the whole request within
 // 30 s. These bound receiving the request only, so a long-poll's wait for its answer is not cut.
-const HEADERS_TIMEOUT_MS = 10_000;
-const REQUEST_TIMEOUT_MS = 30_000;
-const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+/** Every HTTP server of ours (the web process's, a worker's /metrics) is created with these. */
+export const httpServerOptions = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000 };
 
 /** Starts serving; resolves once the port is bound. */
 export function listen(app: Koa, port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = createServer(
-      { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
-      app.callback(),
-    );
+    const server = createServer(httpServerOptions, app.callback());
     server.once('listening', () => resolve(server));
     server.once('error', reject);
     server.listen(port);

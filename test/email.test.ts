@@ -14,6 +14,7 @@ import { createMailer } from '../core/email/mailer.ts';
 import { sendOrderConfirmations } from '../core/email/order-confirmation.ts';
 import { createEmailQueues, EMAIL_DEAD_LETTER_QUEUE, EMAIL_QUEUE, enqueueConfirmationEmails } from '../core/email/queue.ts';
 import { createLogger } from '../core/logger.ts';
+import { everyInstance } from '../core/queue-metrics.ts';
 import { openServices, type OpenServices } from '../core/services.ts';
 import { startEmailWorker } from '../workers/email.ts';
 import { parseWorkerQueues } from '../workers/start.ts';
@@ -415,6 +416,11 @@ describe('worker processes by queue (Procfile worker and mailer)', function () {
     expect(mail.headers.get('subject')).to.equal(`Order #${order.id} confirmed`);
     await waitUntil('the email backlog gone from /metrics', async () => /^job_queue_jobs\{queue="email",state="queued"\} 0$/m.test(await (await app.request('/metrics')).text()) || undefined);
     await waitUntil('the mailer on /metrics', async () => (await workersOf('email')) === 1);
+    // The registry is read page by page: one row a page finds every row that one big page does.
+    const ids = (rows: { id: string }[]) => rows.map((row) => row.id);
+    const rows = await everyInstance(app.services.boss);
+    expect(rows.length).to.be.at.least(3); // this app, the orders worker, the mailer
+    expect(ids(await everyInstance(app.services.boss, 1))).to.deep.equal(ids(rows));
   });
 });
 
