@@ -40,4 +40,27 @@ describe('catalog reads under a burst of slow searches', function () {
     }
     expect(await searches).to.deep.equal(Array(15).fill(200));
   });
+
+  it('refuse a read at once, 503 with Retry-After, once a hundred are waiting, instead of queueing without bound', async () => {
+    const db = app.services.db;
+    const answered: Response[] = [];
+    const lock = await db.transaction();
+    let answers: Promise<Response[]>;
+    try {
+      await lock.raw('LOCK TABLE categories IN ACCESS EXCLUSIVE MODE');
+      // 6 reach the database and wait there, 100 wait for a turn, the other 4 are refused.
+      answers = Promise.all(
+        Array.from({ length: 110 }, (_, page) =>
+          app.request(`/api/search/products/?ordering=-price&page=${page + 1}`).then((response) => (answered.push(response), response)),
+        ),
+      );
+      await waitUntil('the refusals', () => answered.length === 4);
+      expect(answered.map((response) => response.status)).to.deep.equal([503, 503, 503, 503]);
+      expect(answered[0]!.headers.get('retry-after')).to.equal('1');
+    } finally {
+      await lock.commit();
+    }
+    const statuses = (await answers).map((response) => response.status);
+    expect(statuses.filter((status) => status === 200)).to.have.length(106);
+  });
 });
