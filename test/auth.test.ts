@@ -369,6 +369,13 @@ describe('auth', () => {
       expect((await attempt(`auth_nobody_${tag()}`, randomIp())).status).to.equal(401);
     });
 
+    it('answers with the tighter bucket\'s RateLimit headers, the client\'s or the username\'s', async () => {
+      const ip = randomIp();
+      expect((await attempt(`auth_nobody_${tag()}`, ip)).headers.get('ratelimit-remaining')).to.equal('2');
+      // A new username from the same client: its own bucket has 2 left, the client's 1.
+      expect((await attempt(`auth_nobody_${tag()}`, ip)).headers.get('ratelimit-remaining')).to.equal('1');
+    });
+
     it('counts a client by the address the proxy saw, whatever X-Forwarded-For entries the client wrote before it', async () => {
       const ip = randomIp();
       // Each request claims another origin in front of the address the proxy appended.

@@ -24,6 +24,8 @@ interface Options {
 }
 
 const RESET = 'RateLimit-Reset';
+const REMAINING = 'RateLimit-Remaining';
+const LIMIT = 'RateLimit-Limit';
 
 /**
  * The Map koa-ratelimit's memory store counts in (no Redis). The store keeps a counter for every
@@ -85,7 +87,7 @@ export function rateLimit(options: Options): Middleware {
     max: options.max,
     // koa-ratelimit's id callback is synchronous, so an async key is resolved first, below.
     id: (ctx) => ctx.state.rateLimitKey as string,
-    headers: { remaining: 'RateLimit-Remaining', reset: RESET, total: 'RateLimit-Limit' },
+    headers: { remaining: REMAINING, reset: RESET, total: LIMIT },
     throw: true,
     errorMessage: 'Too many requests; retry after the number of seconds in Retry-After.',
   });
@@ -94,10 +96,16 @@ export function rateLimit(options: Options): Middleware {
     if (key === false) return next();
     ctx.state.rateLimitKey = `${options.name}:${key}`;
     let counted = false;
+    // A request counted by two limiters (login: per IP, then per username) answers with the
+    // tighter bucket's headers, which the second limiter would otherwise overwrite.
+    const earlier = { remaining: ctx.response.get(REMAINING), limit: ctx.response.get(LIMIT), reset: ctx.response.get(RESET) };
     try {
       await limiter(ctx, () => {
         counted = true;
         ctx.set(RESET, String(secondsUntil(ctx.response.get(RESET))));
+        if (earlier.remaining !== '' && Number(earlier.remaining) < Number(ctx.response.get(REMAINING))) {
+          ctx.set({ [REMAINING]: earlier.remaining, [LIMIT]: earlier.limit, [RESET]: earlier.reset });
+        }
         return next();
       });
     } catch (error) {
