@@ -1,4 +1,4 @@
-import type { PgBoss } from 'pg-boss';
+import type { Instance, PgBoss } from 'pg-boss';
 import { Gauge } from 'prom-client';
 import { EMAIL_DEAD_LETTER_QUEUE, EMAIL_QUEUE } from './email/queue.ts';
 import { ORDERS_QUEUE } from './queue.ts';
@@ -41,8 +41,8 @@ export async function refreshQueueMetrics(boss: PgBoss): Promise<void> {
  * the registry keeps stopped and crashed processes' rows for days: on one page of the default
  * size, the live (newest) rows fall off once enough restarts have piled up.
  */
-export async function everyInstance(boss: PgBoss, pageSize = 1000): Promise<Awaited<ReturnType<PgBoss['getInstances']>>> {
-  const rows: Awaited<ReturnType<PgBoss['getInstances']>> = [];
+export async function everyInstance(boss: PgBoss, pageSize = 1000): Promise<Instance[]> {
+  const rows: Instance[] = [];
   for (let after: string | undefined; ; ) {
     const page = await boss.getInstances({ limit: pageSize, ...(after === undefined ? {} : { after }) });
     rows.push(...page);

@@ -56,7 +56,8 @@ export async function placeOrders(deps: PlaceDeps, placements: Placement[]): Pro
 /**
  * Why an order was not placed, as the answer its request gets: the order an earlier request with
  * the same Idempotency-Key placed (a replay), else a 409 (that key, another body), a 401 (the
- * account was deleted since its access token was issued) or a 400 naming the unknown ids. Should none of those hold any more, it is placed now, on its own.
+ * account was deleted since its access token was issued) or a 400 naming the unknown ids. Should
+ * none of those hold any more, it is placed now, on its own.
  */
 export async function explainUnplaced(deps: PlaceDeps, placement: Placement): Promise<Placed> {
   const { userId, request, idempotencyKey } = placement;
@@ -67,7 +68,11 @@ export async function explainUnplaced(deps: PlaceDeps, placement: Placement): Pr
   await assertPlaceable(deps.db, userId, request);
   // The account, store and products exist now, and the key is free: what was missing came back.
   const placed = await placeAlone(deps, placement);
-  if (!placed) throw badRequest('A product of this order was removed while it was placed.');
+  if (!placed) {
+    // Removed again meanwhile (the account, the store or a product): say which, as above.
+    await assertPlaceable(deps.db, userId, request);
+    throw badRequest('A product of this order was removed while it was placed.');
+  }
   return { order: toOrderView(placed), replayed: false };
 }
 

@@ -1,5 +1,5 @@
-import { isIPv6 } from 'node:net';
 import type { Context, Middleware } from 'koa';
+import ipaddr from 'ipaddr.js';
 import ratelimit from 'koa-ratelimit';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../core/logger.ts';
@@ -47,23 +47,11 @@ export function memoryCounters(durationMs: number): Map<string, { reset?: number
  * addresses, so counting each address alone would limit nobody.
  */
 export function clientNetwork(ip: string): string {
-  if (!isIPv6(ip)) return ip;
-  const address = ip.split('%')[0]!.toLowerCase(); // without a zone (fe80::1%eth0)
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(address);
-  if (mapped) return mapped[1]!; // an IPv4 client seen through a dual-stack socket, as Node writes it
-  // An embedded IPv4 address (the last 32 bits) counts as two groups.
-  const groups = (part: string) => (part === '' ? [] : part.split(':').flatMap((group) => (group.includes('.') ? ['0', '0'] : [group])));
-  const [head = '', tail] = address.split('::');
-  const written = groups(head);
-  const all = tail === undefined ? written : [...written, ...Array(8 - written.length - groups(tail).length).fill('0'), ...groups(tail)];
-  // The same IPv4-mapped address in any other spelling (0:0:0:0:0:ffff:a.b.c.d, ::ffff:102:304).
-  if (all.slice(0, 5).every((group) => Number.parseInt(group, 16) === 0) && Number.parseInt(all[5]!, 16) === 0xffff) {
-    const last32 = address.includes('.') ? address.slice(address.lastIndexOf(':') + 1) : null;
-    if (last32) return last32;
-    const [high, low] = [Number.parseInt(all[6]!, 16), Number.parseInt(all[7]!, 16)];
-    return [high >> 8, high & 255, low >> 8, low & 255].join('.');
-  }
-  return `${all.slice(0, 4).map((group) => Number.parseInt(group, 16).toString(16)).join(':')}::/64`;
+  if (!ipaddr.isValid(ip.split('%')[0]!)) return ip;
+  // process() reads an IPv4-mapped IPv6 address, in any spelling, as the IPv4 client it is.
+  const address = ipaddr.process(ip.split('%')[0]!); // without a zone (fe80::1%eth0)
+  if (address.kind() === 'ipv4') return address.toString();
+  return `${(address as ipaddr.IPv6).parts.slice(0, 4).map((part) => part.toString(16)).join(':')}::/64`;
 }
 
 /**
