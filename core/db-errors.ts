@@ -21,6 +21,7 @@ const TRANSIENT_CODES = new Set([
  * a bad value, a bug), which must not be retried forever.
  */
 export function isTransientError(error: unknown): boolean {
+  error = unwrapped(error);
   if (error instanceof pg.DatabaseError) {
     const code = error.code ?? '';
     return TRANSIENT_CODES.has(code) || TRANSIENT_CLASSES.has(code.slice(0, 2));
@@ -47,6 +48,7 @@ const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIP
 
 /** True when the database is down or out of reach: worth a 503 with Retry-After, not a 500. */
 export function isDatabaseUnreachable(error: unknown): boolean {
+  error = unwrapped(error);
   if (error instanceof pg.DatabaseError) {
     const code = error.code ?? '';
     // 08P01 (protocol violation) is ours: a statement sent with the wrong number of values.
@@ -61,5 +63,16 @@ export function isDatabaseUnreachable(error: unknown): boolean {
 
 /** True when `error` is a foreign-key violation (a referenced row is missing). */
 export function isForeignKeyViolation(error: unknown): boolean {
+  error = unwrapped(error);
   return error instanceof pg.DatabaseError && error.code === '23503';
+}
+
+/**
+ * The driver's own error. Objection wraps every database error of a model query in a DBError of
+ * its own (db-errors) and keeps node-postgres's as `nativeError`: without this, a failover during
+ * a login would read as a bug (500) instead of the database being away (503).
+ */
+function unwrapped(error: unknown): unknown {
+  const native = (error as { nativeError?: unknown } | null)?.nativeError;
+  return native instanceof Error ? native : error;
 }

@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { Writable } from 'node:stream';
+import pg from 'pg';
 import { signAccessToken } from '../core/auth/access-tokens.ts';
 import { testEnvironment } from './support/environment.ts';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.ts';
@@ -60,4 +62,55 @@ describe('when the database goes away', function () {
       await proxy.cut();
     }
   });
+});
+
+// An administrator (or a failover) ending the service's connection while its statement runs: the
+// driver's error then comes wrapped by objection, from the model queries of the account routes.
+describe('when the database ends a connection in the middle of a statement', function () {
+  this.timeout(30_000);
+  let app: TestApp;
+  let admin: pg.Client;
+  const logLines: string[] = [];
+
+  before(async () => {
+    const log = new Writable({ write: (chunk, _encoding, done) => (logLines.push(String(chunk)), done()) });
+    app = await startTestApp({ LOG_LEVEL: 'error' }, log);
+    admin = new pg.Client({ connectionString: testEnvironment().databaseUrl });
+    await admin.connect();
+  });
+  after(async () => {
+    await admin.end();
+    await app.close();
+  });
+
+  it('a registration answers 503 with Retry-After, and the log names neither the email nor the password hash', async () => {
+    await admin.query('BEGIN');
+    await admin.query('LOCK TABLE users IN ACCESS EXCLUSIVE MODE'); // the registration's INSERT waits here
+    const email = `outage-${Date.now()}@example.com`;
+    const answer = app.request('/api/register/', { body: { username: `outage${Date.now()}`, email, password: 'a long enough password' } });
+    try {
+      const blocked = await waitForBlockedStatementOnUsers();
+      await admin.query('SELECT pg_terminate_backend($1)', [blocked]);
+    } finally {
+      await admin.query('ROLLBACK');
+    }
+    const response = await answer;
+    expect(response.status).to.equal(503);
+    expect(Number(response.headers.get('retry-after'))).to.be.at.least(1);
+    const logged = logLines.join('');
+    expect(logged).to.include('terminating connection due to administrator command'); // it is logged...
+    expect(logged).not.to.include(email); // ...without the values of the statement
+    expect(logged).not.to.include('$argon2');
+  });
+
+  // The backend waiting for the table (during Parse, pg_stat_activity still shows its previous statement).
+  async function waitForBlockedStatementOnUsers(): Promise<number> {
+    for (;;) {
+      const { rows } = await admin.query<{ pid: number }>(
+        `SELECT pid FROM pg_locks WHERE relation = 'users'::regclass AND NOT granted AND pid <> pg_backend_pid()`,
+      );
+      if (rows[0]) return rows[0].pid;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
 });

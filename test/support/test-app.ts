@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import type { DestinationStream } from 'pino';
 import { loadConfig, type Config } from '../../core/config.ts';
 import { createLogger } from '../../core/logger.ts';
 import { openServices, type OpenServices } from '../../core/services.ts';
@@ -15,8 +16,11 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** Starts the real app on an ephemeral port against the run's database (or `overrides.DATABASE_URL`) and Redis, if any. */
-export async function startTestApp(overrides: Partial<Record<keyof Config, string>> = {}): Promise<TestApp> {
+/**
+ * Starts the real app on an ephemeral port against the run's database (or `overrides.DATABASE_URL`)
+ * and Redis, if any. `logTo` receives the app's log (at LOG_LEVEL, silent unless overridden).
+ */
+export async function startTestApp(overrides: Partial<Record<keyof Config, string>> = {}, logTo?: DestinationStream): Promise<TestApp> {
   const environment = testEnvironment();
   const databaseUrl = overrides.DATABASE_URL ?? environment.databaseUrl;
   const config = loadConfig({
@@ -32,7 +36,7 @@ export async function startTestApp(overrides: Partial<Record<keyof Config, strin
     ...(environment.redisUrl ? { REDIS_URL: environment.redisUrl, REDIS_KEY_PREFIX: environment.redisKeyPrefix } : {}),
     ...overrides,
   });
-  const services = await openServices(config, createLogger(config.LOG_LEVEL), databaseUrl);
+  const services = await openServices(config, createLogger(config.LOG_LEVEL, logTo), databaseUrl);
   const server: Server = await listen(createApp(services), 0);
   const address = server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
