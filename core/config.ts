@@ -33,8 +33,14 @@ const envSchema = z.object({
   LOGIN_RATE_LIMIT_PER_15_MINUTES: z.coerce.number().int().positive().default(10),
   // Each registration hashes a password (argon2id, tens of ms of CPU) and creates an account.
   REGISTER_RATE_LIMIT_PER_HOUR: z.coerce.number().int().positive().default(20),
-  // Unset: confirmation emails are written to .data/mail/ instead of sent.
-  SMTP_URL: z.string().optional(),
+  // Unset (or empty, as `${SMTP_URL:-}` in docker-compose.yml gives): confirmation emails are
+  // written to .data/mail/ instead of sent, which a mailer refuses in production
+  // (workers/main.ts). Checked here so that a malformed URL (a password with an unescaped / or #)
+  // is reported without its value: nodemailer's own error would carry the whole URL into the log.
+  SMTP_URL: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z.url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL, with the user and password percent-encoded' }).optional(),
+  ),
   MAIL_FROM: z.string().default('Shop <orders@shop.local>'),
   // Largest JSON body a client may send; larger bodies get 413.
   BODY_LIMIT: z.string().default('100kb'),

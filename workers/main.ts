@@ -23,9 +23,15 @@ if (!config.DATABASE_URL) {
   log.fatal('DATABASE_URL is not set (use `npm start` for development with an embedded database)');
   process.exit(1);
 }
+if (config.NODE_ENV === 'production' && queues.includes('email') && !config.SMTP_URL) {
+  // Writing confirmations to files would complete each email job with nothing sent.
+  log.fatal('SMTP_URL is not set: a mailer in production sends its emails over SMTP');
+  process.exit(1);
+}
+// The metrics port first: a port already taken then stops the process before it claims any job.
+const metrics = config.METRICS_PORT === undefined ? null : await serveMetrics(config.METRICS_PORT, log);
 const services = await openServices(config, log, config.DATABASE_URL, { runsWorkers: true });
 await startWorkers(services, queues);
-const metrics = config.METRICS_PORT === undefined ? null : await serveMetrics(config.METRICS_PORT, log);
 log.info({ queues }, 'worker process running');
 // SIGTERM: stop fetching, let the running turns commit, then close.
 stopOnSignal(log, async () => {
