@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { Writable } from 'node:stream';
 import pg from 'pg';
 import { signAccessToken } from '../core/auth/access-tokens.ts';
+import { createShop, createShopper, placeOrder, waitUntil } from './orders/fixtures.ts';
 import { testEnvironment } from './support/environment.ts';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
@@ -52,6 +53,27 @@ describe('when the database goes away', function () {
     const response = await app.request('/readyz');
     expect(response.status).to.equal(503);
     expect((await response.json()).checks.database).to.equal('down');
+  });
+
+  it('a POST ?wait whose order is stored answers 202 with it when the database goes away during the wait, not 503', async () => {
+    await proxy.restore();
+    try {
+      const shop = await createShop(app.services.db, [5]);
+      const shopper = await createShopper(app.services.db, app.services.jwtSecret);
+      // No worker runs: the order stays PENDING and the request waits its 2 s, then reads it again.
+      const answer = placeOrder(app, shopper, shop.storeId, [{ product_id: shop.productIds[0]!, quantity_requested: 1 }], { query: '?wait=2' });
+      await waitUntil('the placement to be waiting for its decision', async () => app.services.orderEvents.waiting > 0);
+      await proxy.cut(); // that read fails
+      const response = await answer;
+      expect(response.status).to.equal(202); // a 503 would tell the client to place it again
+      const order = (await response.json()) as { id: number; status: string };
+      expect(order.status).to.equal('PENDING');
+      expect(response.headers.get('location')).to.equal(`/orders/orders/${order.id}`);
+      await proxy.restore();
+      expect((await app.request(`/orders/orders/${order.id}`, { token: shopper.token })).status).to.equal(200); // it is stored
+    } finally {
+      await proxy.cut();
+    }
   });
 
   it('serves again once the database is back', async () => {

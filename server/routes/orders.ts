@@ -176,6 +176,17 @@ export function ordersRoutes(services: Services): Router {
   const userId = (ctx: Context) => (ctx.state.user as AccessClaims).userId;
   const wait = (ctx: Context, orderId: number, seconds: number | undefined, until: (status: OrderStatus) => boolean) =>
     awaitOrder(services.db, services.orderEvents, userId(ctx), orderId, { waitMs: (seconds ?? 0) * 1000, until, ...(seconds ? { signal: clientGone(ctx) } : {}) });
+  // Once placed, the order is stored: a failure while waiting for its decision (the database
+  // away for a moment) must not answer 503, which tells a client to place it again, but 202 with
+  // the order as placed, whose Location the client then polls.
+  const decisionOrAsPlaced = async (ctx: Context, placed: OrderView, seconds: number) => {
+    try {
+      return await wait(ctx, placed.id, seconds, decided);
+    } catch (error) {
+      services.log.warn({ err: error, orderId: placed.id }, 'order placed, but waiting for its decision failed: answering 202');
+      return placed;
+    }
+  };
   const answer = (ctx: Context, status: number, order: OrderView) => {
     ctx.status = status;
     ctx.set('Location', `/orders/orders/${order.id}`);
@@ -187,7 +198,7 @@ export function ordersRoutes(services: Services): Router {
     const idempotencyKey = validate(IdempotencyKey, ctx.headers['idempotency-key'], 'Idempotency-Key header (1 to 255 characters)');
     const body = validate(PlaceOrderRequest, ctx.request.body, 'body');
     const placed = await services.placements.place({ userId: userId(ctx), request: body, idempotencyKey });
-    const order = query.wait ? await wait(ctx, placed.order.id, query.wait, decided) : placed.order;
+    const order = query.wait ? await decisionOrAsPlaced(ctx, placed.order, query.wait) : placed.order;
     if (placed.replayed) ctx.set('Idempotent-Replayed', 'true');
     answer(ctx, decided(order.status) ? 201 : 202, order);
   });
