@@ -89,7 +89,8 @@ const ordersQueueSettings = {
   retryDelay: 1,
   retryBackoff: true,
   retryDelayMax: 10,
-  // A queued order must outlive any outage of the workers (pg-boss's maximum).
+  // A queued order must outlive any outage of the workers: pg-boss deletes a job still queued
+  // once this passes (a year).
   retentionSeconds: 365 * 24 * 3600,
   deleteAfterSeconds: 3600,
 };

@@ -87,6 +87,9 @@ export const PageQuery = z.object({
   page_size: wholeNumber(1, 100, 20, 'Items per page, at most 100'),
 });
 
+/** A JSON body of `schema`, as a response (or request) declares it. */
+export const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
+
 /** The DRF-style page envelope around a list of `item`. */
 export function pageOf<T extends z.ZodType>(item: T) {
   return z.object({

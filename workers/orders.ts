@@ -1,5 +1,5 @@
 import type { JobResult, PgBoss } from 'pg-boss';
-import { decideTurn } from '../core/orders/decide.ts';
+import { decideTurn, turnAttempt } from '../core/orders/decide.ts';
 import { recordDecisions } from '../core/orders/metrics.ts';
 import { ORDERS_QUEUE } from '../core/queue.ts';
 import type { Services } from '../core/services.ts';
@@ -13,7 +13,8 @@ export async function startOrderWorker(boss: PgBoss, services: Services): Promis
     ORDERS_QUEUE,
     {
       includeMetadata: true, // the jobs' singletonKey names the stores' lanes
-      batchSize: services.config.ORDER_TURN_STORES,
+      // The heads count against ORDER_BATCH_SIZE too: a turn never holds more jobs than that.
+      batchSize: Math.min(services.config.ORDER_TURN_STORES, services.config.ORDER_BATCH_SIZE),
       // Each result on its own: a store left out of the turn (its stock locked elsewhere) is
       // retried with backoff, while the turn's other stores are done.
       perJobResults: true,
@@ -29,7 +30,7 @@ export async function startOrderWorker(boss: PgBoss, services: Services): Promis
       if (heads.length === 0) return [];
       const summary = await decideTurn(deps, heads).catch((error: unknown) => {
         // Nothing was written; pg-boss retries the jobs with backoff, holding their stores' lines.
-        services.log.warn({ err: error, lanes: heads.map((head) => head.singletonKey), attempt: Math.max(...heads.map((head) => head.retryCount)) + 1 }, 'turn failed; it will be retried');
+        services.log.warn({ err: error, lanes: heads.map((head) => head.singletonKey), attempt: turnAttempt(heads) }, 'turn failed; it will be retried');
         throw error;
       });
       recordDecisions(summary.decided);

@@ -42,16 +42,3 @@ export class OrderLine extends Model {
   declare quantity_requested: number;
   declare unit_price: string; // numeric(12,2) as a decimal string, on purpose
 }
-
-export class StockLedgerEntry extends Model {
-  static override tableName = 'stock_ledger';
-
-  declare id: number;
-  declare store_id: number;
-  declare product_id: number;
-  declare delta: number;
-  declare quantity_after: number;
-  declare reason: string;
-  declare order_id: number | null;
-  declare created_at: Date;
-}

@@ -44,6 +44,11 @@ export interface TurnSummary {
   deferred: string[];
 }
 
+/** Which attempt at its jobs a turn is: the most any of its heads has been tried, plus this one. */
+export function turnAttempt(heads: readonly { retryCount: number }[]): number {
+  return Math.max(...heads.map((head) => head.retryCount)) + 1;
+}
+
 /** A lock on an order row not granted within this is given up on (55P03), and the turn retried. */
 const LOCK_TIMEOUT = '20s';
 
@@ -78,7 +83,7 @@ export async function decideTurn(deps: DecideDeps, heads: JobWithMetadata<unknow
     // Nothing was written. A transient error is pg-boss's to retry, and so is any error on the
     // first attempts. After that the error came from one job's data: the same jobs are decided
     // again one at a time, each in a savepoint, to set the failing one aside and decide the rest.
-    const attempt = Math.max(...heads.map((head) => head.retryCount)) + 1;
+    const attempt = turnAttempt(heads);
     if (isTransientError(error) || attempt < ATTEMPTS_BEFORE_SETTING_ASIDE) throw error;
     deps.log.error({ err: error, lanes: heads.map((head) => head.singletonKey), attempt }, 'deciding a turn keeps failing; deciding its jobs one at a time');
     return await turnTransaction(deps.db, (trx) => runTurn(trx, deps, lanes, 'one-by-one'));
@@ -103,7 +108,9 @@ async function findLanes(deps: DecideDeps, heads: JobWithMetadata<unknown>[]): P
   return await Promise.all(
     heads.map(async (head) => {
       const queued = head.singletonKey && perLane > 0 ? await deps.boss.findJobs<unknown>(ORDERS_QUEUE, { key: head.singletonKey, queued: true, limit: perLane }) : [];
-      return { head, jobs: [head, ...queued], full: perLane > 0 && queued.length === perLane };
+      // With no room for queued jobs, whether any wait is unknown: say so, and the worker fetches
+      // again at once (an empty fetch is cheap) instead of leaving a backlog to the backstop poll.
+      return { head, jobs: [head, ...queued], full: queued.length === perLane };
     }),
   );
 }

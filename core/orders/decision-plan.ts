@@ -38,8 +38,6 @@ export interface DecisionPlan {
   stockDeltas: Map<string, { storeId: number; productId: number; delta: number }>;
   /** In the order the changes happened. */
   ledger: LedgerRow[];
-  /** Jobs that changed nothing: a redelivered or repeated job, or a job whose order is gone. */
-  noops: number;
 }
 
 export const stockKey = (storeId: number, productId: number) => `${storeId}:${productId}`;
@@ -51,7 +49,7 @@ export const stockKey = (storeId: number, productId: number) => `${storeId}:${pr
  *   key means the store does not stock the product (nothing available)
  */
 export function planDecisions(jobs: OrderJobData[], orders: Map<number, LockedOrder>, stock: Map<string, number>): DecisionPlan {
-  const plan: DecisionPlan = { orders: new Map(), stockDeltas: new Map(), ledger: [], noops: 0 };
+  const plan: DecisionPlan = { orders: new Map(), stockDeltas: new Map(), ledger: [] };
   const available = new Map(stock);
   const statusOf = (order: LockedOrder) => plan.orders.get(order.id)?.status ?? order.status;
 
@@ -70,10 +68,11 @@ export function planDecisions(jobs: OrderJobData[], orders: Map<number, LockedOr
 
   for (const job of jobs) {
     const order = orders.get(job.orderId);
-    const status = order && statusOf(order);
-    if (!order) {
-      plan.noops++;
-    } else if (job.action === 'place' && status === 'PENDING') {
+    // A job whose order is gone, a redelivery of a decided one, or a cancel of a rejected or
+    // cancelled order changes nothing.
+    if (!order) continue;
+    const status = statusOf(order);
+    if (job.action === 'place' && status === 'PENDING') {
       const short = order.lines
         .map((line) => ({ product_id: line.productId, requested: line.quantity, available: available.get(stockKey(order.storeId, line.productId)) ?? 0 }))
         .filter((line) => line.available < line.requested);
@@ -93,9 +92,6 @@ export function planDecisions(jobs: OrderJobData[], orders: Map<number, LockedOr
       // Keeps decided_at (when it was confirmed) unless it was confirmed in this same batch.
       const decided = plan.orders.get(order.id)?.decided ?? false;
       plan.orders.set(order.id, { status: 'CANCELLED', rejection: null, decided, cancelled: true });
-    } else {
-      // Already decided (a redelivery) or a cancel of a rejected/cancelled order.
-      plan.noops++;
     }
   }
   return plan;

@@ -18,7 +18,7 @@ export function storeLane(storeId: number): string {
   return `store-${storeId}`;
 }
 
-/** Queues a job through `db` (the caller's transaction), so it commits and notifies workers with it. */
+/** Queues a job through `db`: in a transaction it commits and notifies workers with it; on the pool at once. */
 export async function sendOrderJob(boss: PgBoss, db: Knex, storeId: number, data: OrderJobData): Promise<void> {
   await boss.send(ORDERS_QUEUE, data, { singletonKey: storeLane(storeId), db: fromKnex(db) });
 }

@@ -7,7 +7,7 @@ import { issueRefreshToken, revokeRefreshTokenFamily, rotateRefreshToken } from 
 import { unauthorized } from '../../core/problems.ts';
 import type { Services } from '../../core/services.ts';
 import { clientNetwork, rateLimit } from '../middleware/rate-limit.ts';
-import { problemResponses, rateLimitHeaders, registry, z } from '../openapi.ts';
+import { json, problemResponses, rateLimitHeaders, registry, z } from '../openapi.ts';
 import { validate, withoutNul } from '../validate.ts';
 
 // Rebuilt around core's fields with the `z` extended in openapi.ts: zod 4 copies methods into a
@@ -30,7 +30,6 @@ const TokenPair = z
   })
   .openapi('TokenPair');
 
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 /** A 401 response described for what it means on this endpoint (not the generic "bad token"). */
 const refused = (description: string) => ({ 401: { ...problemResponses(401)[401], description } });
 

@@ -3,14 +3,14 @@ import type { Services } from '../../core/services.ts';
 import { refreshQueueMetrics } from '../../core/queue-metrics.ts';
 import { checkReadiness } from '../../core/readiness.ts';
 import { metricsRegistry } from '../middleware/metrics.ts';
-import { registry, retryAfter, z } from '../openapi.ts';
+import { json, registry, retryAfter, z } from '../openapi.ts';
 
 registry.registerPath({
   method: 'get',
   path: '/healthz',
   summary: 'Liveness: the process is up',
   tags: ['Operations'],
-  responses: { 200: { description: 'Alive', content: { 'application/json': { schema: z.object({ status: z.literal('ok') }) } } } },
+  responses: { 200: { description: 'Alive', ...json(z.object({ status: z.literal('ok') })) } },
 });
 const Readiness = z.object({
   status: z.enum(['ok', 'degraded']),
@@ -22,8 +22,8 @@ registry.registerPath({
   summary: 'Readiness: database, queue and Redis reachable; degraded dependencies are named',
   tags: ['Operations'],
   responses: {
-    200: { description: 'Ready', content: { 'application/json': { schema: Readiness } } },
-    503: { description: 'A dependency is down (see Retry-After)', headers: retryAfter, content: { 'application/json': { schema: Readiness } } },
+    200: { description: 'Ready', ...json(Readiness) },
+    503: { description: 'A dependency is down (see Retry-After)', headers: retryAfter, ...json(Readiness) },
   },
 });
 registry.registerPath({

@@ -6,7 +6,7 @@ import { requestCancellation } from '../../core/orders/cancel-order.ts';
 import { awaitOrder, listOrders, type OrderView } from '../../core/orders/read-orders.ts';
 import type { Services } from '../../core/services.ts';
 import { requireUser } from '../middleware/auth.ts';
-import { bearerAuth, Money, PageQuery, pageOf, problemResponses, registry, z } from '../openapi.ts';
+import { bearerAuth, json, Money, PageQuery, pageOf, problemResponses, registry, z } from '../openapi.ts';
 import { pageResponse } from '../pagination.ts';
 import { validate } from '../validate.ts';
 
@@ -100,7 +100,6 @@ const IdempotencyHeaders = z.object({
   }),
 });
 
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 const security = [{ [bearerAuth.name]: [] }];
 const location = { Location: { description: 'The order: /orders/orders/{id}', schema: { type: 'string' as const } } };
 const placed = {

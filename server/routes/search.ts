@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import { productOrderings, searchProductsCached, typoSimilarityThreshold } from '../../core/catalog/search.ts';
 import { badRequest } from '../../core/problems.ts';
 import type { Services } from '../../core/services.ts';
-import { Money, PageQuery, pageOf, problemResponses, registry, z } from '../openapi.ts';
+import { json, Money, PageQuery, pageOf, problemResponses, registry, z } from '../openapi.ts';
 import { pageResponse } from '../pagination.ts';
 import { validate, withoutNul } from '../validate.ts';
 
@@ -83,7 +83,7 @@ registry.registerPath({
   tags: ['Search'],
   request: { query: SearchQuery },
   responses: {
-    200: { description: 'One page of products', content: { 'application/json': { schema: pageOf(ProductHit) } } },
+    200: { description: 'One page of products', ...json(pageOf(ProductHit)) },
     ...problemResponses(400, 404, 503),
   },
 });

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import { listStores, storeInventory } from '../../core/catalog/stores.ts';
 import type { Services } from '../../core/services.ts';
-import { Money, PageQuery, pageOf, problemResponses, registry, z } from '../openapi.ts';
+import { json, Money, PageQuery, pageOf, problemResponses, registry, z } from '../openapi.ts';
 import { pageResponse } from '../pagination.ts';
 import { validate, withoutNul } from '../validate.ts';
 
@@ -52,7 +52,7 @@ registry.registerPath({
   tags: ['Stores'],
   request: { query: PageQuery },
   responses: {
-    200: { description: 'One page of stores', content: { 'application/json': { schema: pageOf(Store) } } },
+    200: { description: 'One page of stores', ...json(pageOf(Store)) },
     ...problemResponses(400, 503),
   },
 });
@@ -65,7 +65,7 @@ registry.registerPath({
   tags: ['Stores'],
   request: { params: StorePath, query: InventoryQuery },
   responses: {
-    200: { description: 'One page of inventory lines', content: { 'application/json': { schema: pageOf(InventoryLine) } } },
+    200: { description: 'One page of inventory lines', ...json(pageOf(InventoryLine)) },
     ...problemResponses(400, 404, 503),
   },
 });

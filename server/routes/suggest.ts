@@ -4,7 +4,7 @@ import { SUGGESTION_LIMIT, suggestTitles, type Suggestion as SuggestionRecord } 
 import type { Services } from '../../core/services.ts';
 import { optionalUser } from '../middleware/auth.ts';
 import { clientNetwork, rateLimit } from '../middleware/rate-limit.ts';
-import { bearerAuth, problemResponses, rateLimitHeaders, registry, z } from '../openapi.ts';
+import { bearerAuth, json, problemResponses, rateLimitHeaders, registry, z } from '../openapi.ts';
 import { validate, withoutNul } from '../validate.ts';
 
 const SuggestQuery = z.object({
@@ -35,7 +35,7 @@ registry.registerPath({
   security: [{}, { [bearerAuth.name]: [] }],
   request: { query: SuggestQuery },
   responses: {
-    200: { description: 'Suggestions, best first', headers: rateLimitHeaders, content: { 'application/json': { schema: SuggestResponse } } },
+    200: { description: 'Suggestions, best first', headers: rateLimitHeaders, ...json(SuggestResponse) },
     ...problemResponses(400, 429, 503),
   },
 });

@@ -95,6 +95,5 @@ describe('order decision rules', () => {
     );
     expect([...plan.orders.keys()]).to.deep.equal([3]);
     expect(plan.ledger).to.have.length(1);
-    expect(plan.noops).to.equal(4);
   });
 });
