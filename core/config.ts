@@ -42,8 +42,9 @@ const envSchema = z.object({
     z.url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL, with the user and password percent-encoded' }).optional(),
   ),
   MAIL_FROM: z.string().default('Shop <orders@shop.local>'),
-  // Largest JSON body a client may send; larger bodies get 413.
-  BODY_LIMIT: z.string().default('100kb'),
+  // Largest JSON body a client may send; larger bodies get 413. In bytes, kb or mb: the parser
+  // behind koa-body reads `1m` as 1 byte and a typo as no limit at all.
+  BODY_LIMIT: z.string().regex(/^[1-9]\d*(b|kb|mb)?$/i, 'a size such as 100kb or 1mb').default('100kb'),
   // Proxy headers (X-Forwarded-For) are trusted only behind one known proxy, else clients could
   // pick their own rate-limit bucket; the client address is the entry that proxy appended.
   TRUST_PROXY: z.stringbool().default(false),

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { loadConfig } from '../core/config.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
 
 describe('operations and error handling', () => {
@@ -45,6 +46,18 @@ describe('operations and error handling', () => {
   it('a body over the size limit is refused with 413', async () => {
     const response = await app.request('/api/register/', { body: JSON.stringify({ padding: 'x'.repeat(200_000) }) });
     expect(response.status).to.equal(413);
+  });
+
+  it('BODY_LIMIT takes bytes, kb or mb, and refuses what would turn into 1 byte or no limit', async () => {
+    for (const limit of ['1m', '512K ', 'abc', '0kb', '']) expect(() => loadConfig({ BODY_LIMIT: limit }), limit).to.throw(/BODY_LIMIT/);
+    const strict = await startTestApp({ BODY_LIMIT: '1kb' });
+    try {
+      const body = (size: number) => JSON.stringify({ username: 'x'.repeat(size) });
+      expect((await strict.request('/api/register/', { body: body(2000) })).status).to.equal(413);
+      expect((await strict.request('/api/register/', { body: body(500) })).status).to.equal(400); // read, then validated
+    } finally {
+      await strict.close();
+    }
   });
 });
 
