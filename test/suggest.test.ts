@@ -60,6 +60,7 @@ describe('GET /api/search/suggest/', () => {
       'Qzsp äpfelschäler',
       'Qzpunct C++ Primer',
       'Qzpunct Cable', // "c++" without its punctuation would be "c", which starts "Cable"
+      'Big Qzhyph Wi-Fi Router', // a hyphenated word after another word
     ]);
     await bumpCatalogVersion(app.services); // what a staff product edit does
   });
@@ -98,6 +99,15 @@ describe('GET /api/search/suggest/', () => {
     // Every typed word is a prefix of the next word in the title, in order.
     expect(titlesOf((await suggest(app, 'qzv blen')).body)).to.deep.equal(['Qzvx Blender', 'qzvx blender']);
     expect(titlesOf((await suggest(app, 'blen qzv')).body)).to.deep.equal([]);
+  });
+
+  it('keeps matching while a hyphenated word after another word is typed through', async () => {
+    // The title does not start with these, so only the word search can find it.
+    for (const q of ['qzhyph wi', 'qzhyph wi-', 'qzhyph wi-f', 'qzhyph wi-fi', 'qzhyph wi-fi rou', 'big qzhyph wi-fi router']) {
+      expect(titlesOf((await suggest(app, q)).body), q).to.deep.equal(['Big Qzhyph Wi-Fi Router']);
+    }
+    expect(titlesOf((await suggest(app, 'qzhyph wi-x')).body)).to.deep.equal([]);
+    expect(titlesOf((await suggest(app, 'qzhyph fi')).body)).to.deep.equal([]); // "fi" is not the word after "qzhyph"
   });
 
   it('returns at most 10 suggestions', async () => {
@@ -150,7 +160,7 @@ describe('GET /api/search/suggest/', () => {
       // No word in these, so the only matches are titles that start with these very characters.
       for (const title of titlesOf(body)) expect(title.startsWith(q), `${q} → ${title}`).to.equal(true);
     }
-    for (const q of ["' OR 1=1 --", 'a:* | b', '!a & !b', '東京', '🙂', 'é', '\u00e9']) {
+    for (const q of ["' OR 1=1 --", 'a:* | b', '!a & !b', '東京', '🙂', 'é', '\u00e9', "qzhyph wi'", "qzhyph wi\\", "qzhyph 'wi':*", "wi-fi':* | 'a", "a\\'b", 'a<->b', '(a|b)']) {
       expect((await suggest(app, q)).response.status, q).to.equal(200);
     }
     expect(titlesOf((await suggest(app, '%qzsp')).body)[0]).to.equal('%Qzsp Percent First');
@@ -163,6 +173,8 @@ describe('GET /api/search/suggest/', () => {
     expect(cpp).to.include('Qzpunct C++ Primer');
     for (const title of cpp) expect(title.toLowerCase(), title).to.match(/(^|[^\p{L}\p{N}])c\+\+/u);
     expect(titlesOf((await suggest(app, 'qzsp äpfel')).body)).to.deep.equal(['Qzsp äpfelschäler']);
+    // Quotes and operators typed inside a word are not tsquery syntax: "'wi':* | 'x" must not find Wi-Fi.
+    expect(titlesOf((await suggest(app, "qzhyph 'wi':* | 'x")).body)).to.deep.equal([]);
   });
 
   it('serves a repeated query from the cache until the catalog version is bumped', async () => {

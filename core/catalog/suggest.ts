@@ -37,13 +37,18 @@ const WORD_PREFIX = `to_tsvector('simple', title) @@ to_tsquery('simple', :phras
 const AS_TYPED = `lower(title) ~ ALL(CAST(:patterns AS text[]))`;
 
 /**
- * q as the tsquery text `'espresso':* <-> 'mach':*`, or null when q has no words. Only letters and
- * digits are kept, so nothing in q (& | ! : * ' \ and so on) can act as tsquery syntax; the rest
- * separates words, as it does when PostgreSQL splits titles into words.
+ * q as the tsquery text `'espresso':* <-> 'mach':*`, or null when q has no words. Each word typed
+ * (split at spaces) is one quoted operand, so PostgreSQL splits it into parts exactly as it split
+ * the title: "wi-fi" becomes ('wi-fi':* <-> 'wi':* <-> 'fi':*), matching the title's 'wi-fi', 'wi'
+ * and 'fi' at consecutive positions, and "wi-f" the same way. Split here into letters and digits
+ * instead ('wi':* <-> 'fi':*), the parts would not follow the word before them, which is followed
+ * by 'wi-fi'. Inside quotes only ' and \ are special (doubled and escaped below); & | ! : * ( ) <->
+ * are text that the parser drops as it drops them from titles.
  */
 function phrasePrefixQuery(query: string): string | null {
-  const words = query.match(/[\p{L}\p{N}]+/gu);
-  return words ? words.map((word) => `'${word}':*`).join(' <-> ') : null;
+  const words = query.split(' ').filter((word) => /[\p{L}\p{N}]/u.test(word));
+  if (words.length === 0) return null;
+  return words.map((word) => `'${word.replace(/\\/g, '\\\\').replace(/'/g, "''")}':*`).join(' <-> ');
 }
 
 /**
