@@ -15,23 +15,37 @@ import type { Db } from './db.ts';
 export interface Statement {
   text: string;
   values: unknown[];
-  /** One plan serves every value of the parameters, so the statement is prepared and its plan kept. */
-  reusablePlan: boolean;
+  /**
+   * Prepare the statement and keep its plan: one plan serves every value of the parameters, and
+   * the text is one of the few run often (a name, once given, is kept by the process).
+   */
+  prepare: boolean;
 }
 
-/** Statement texts named so far, process-wide; each connection prepares a name on first use. */
-const names = new Map<string, string>();
+/**
+ * Statement texts named so far, per pool (a process has one; each test app has its own, as it
+ * has its own connections); each connection prepares a name on first use.
+ */
+const namesByDb = new WeakMap<Db, Map<string, string>>();
 /**
  * Every connection keeps each statement it prepared, with its plans (about 200 kB in PostgreSQL
  * for a search statement), until it closes; so only the first texts seen are named and later ones
- * run unnamed, planned every time. The shapes a client can combine are many, the ones in use few.
+ * run unnamed, planned every time. The shapes a client can combine are many, the ones in use few;
+ * callers leave rare texts unprepared (search-statement.ts: deep pages) so they cannot use up names.
  */
 const MAX_NAMED_STATEMENTS = 64;
 
+function namesOf(db: Db): Map<string, string> {
+  let names = namesByDb.get(db);
+  if (names === undefined) namesByDb.set(db, (names = new Map()));
+  return names;
+}
+
 export async function runStatement<Row>(db: Db, statement: Statement): Promise<Row[]> {
   const { text, values } = statement;
-  let name = statement.reusablePlan ? names.get(text) : undefined;
-  if (name === undefined && statement.reusablePlan && names.size < MAX_NAMED_STATEMENTS) {
+  const names = namesOf(db);
+  let name = statement.prepare ? names.get(text) : undefined;
+  if (name === undefined && statement.prepare && names.size < MAX_NAMED_STATEMENTS) {
     name = `prepared_${names.size + 1}`;
     names.set(text, name);
   }

@@ -434,6 +434,36 @@ describe('GET /api/search/products/', () => {
   });
 });
 
+// Search statements are named (prepared) per text, and a process names only so many texts. The
+// app here has one connection, so pg_prepared_statements (which lists a connection's own) shows
+// what PostgreSQL prepared for its searches, and no result cache, so every request runs SQL.
+describe('prepared search statements after a crawler pages deep', function () {
+  this.timeout(60_000);
+  let app: TestApp;
+  before(async () => {
+    app = await startTestApp({ DATABASE_POOL_MAX: '1', SEARCH_CACHE_SECONDS: '0' });
+  });
+  after(() => app.close());
+
+  it('still prepares a common first-page search', async () => {
+    // More pages than the process has names; each page's LIMIT/OFFSET makes a text of its own.
+    for (let page = 1; page <= 80; page += 1) {
+      expect((await app.request(`/api/search/products/?ordering=title&page=${page}`)).status).to.equal(200);
+    }
+    const statements: string[] = [];
+    const record = (query: { sql: string }) => statements.push(query.sql);
+    app.services.db.on('query', record);
+    try {
+      expect((await app.request('/api/search/products/?search=iphone&ordering=price')).status).to.equal(200);
+    } finally {
+      app.services.db.off('query', record);
+    }
+    expect(statements).to.have.length(1);
+    const prepared = await app.services.db.raw('SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement = ANY(?)', [statements]);
+    expect(prepared.rows[0].n).to.equal(1);
+  });
+});
+
 // Result pages are cached for SEARCH_CACHE_SECONDS, but a page that shows stock changes with
 // every order, so it is served from the cache for a few seconds at most (core/catalog/search.ts).
 describe('search pages that show stock, with a long result cache', function () {
