@@ -55,6 +55,13 @@ describe('stores and inventory', () => {
     return { response, body: await response.json() };
   };
   const inventory = (query = '') => get(`/stores/${storeId}/inventory/${query}`);
+  /** A 400 problem+json that names exactly `names` as unknown query parameters. */
+  const expectUnknownParameters = async (path: string, names: string[]) => {
+    const { response, body } = await get(path);
+    expect(response.status, path).to.equal(400);
+    expect(response.headers.get('content-type'), path).to.match(/^application\/problem\+json/);
+    expect(body.errors, path).to.deep.equal(names.map((name) => ({ path: name, message: 'Unknown query parameter' })));
+  };
 
   describe('GET /stores/', () => {
     it('lists stores by id, paginated with absolute next/previous links', async () => {
@@ -101,6 +108,11 @@ describe('stores and inventory', () => {
         expect(response.headers.get('content-type')).to.match(/^application\/problem\+json/);
         expect(body.errors).to.be.an('array').that.is.not.empty;
       }
+    });
+
+    it('refuses an unknown query parameter with 400 naming it, instead of ignoring it', async () => {
+      await expectUnknownParameters('/stores/?instock=true', ['instock']);
+      await expectUnknownParameters('/stores/?page=1&pagesize=5', ['pagesize']);
     });
   });
 
@@ -227,8 +239,14 @@ describe('stores and inventory', () => {
       }
     });
 
+    it('refuses a misspelt filter with 400 naming it, instead of listing lines out of stock', async () => {
+      await expectUnknownParameters(`/stores/${storeId}/inventory/?instock=true`, ['instock']);
+      await expectUnknownParameters(`/stores/${storeId}/inventory/?in_stock=true&serach=alpha&Page=2`, ['serach', 'Page']);
+    });
+
     it('is described in the OpenAPI document', async () => {
       const { body } = await get('/openapi.json');
+      for (const path of ['/stores/', '/stores/{id}/inventory/']) expect(body.paths[path].get.description, path).to.include('Unknown query parameters are refused with 400');
       expect(body.paths['/stores/'].get.responses).to.have.keys('200', '400', '503');
       const operation = body.paths['/stores/{id}/inventory/'].get;
       expect(operation.parameters.map((p: { name: string }) => p.name)).to.include.members(['id', 'in_stock', 'search', 'page', 'page_size']);

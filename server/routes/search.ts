@@ -1,10 +1,9 @@
 import Router from '@koa/router';
 import { productOrderings, searchProductsCached, typoSimilarityThreshold } from '../../core/catalog/search.ts';
-import { badRequest } from '../../core/problems.ts';
 import type { Services } from '../../core/services.ts';
 import { json, Money, PageQuery, pageOf, problemResponses, registry, z } from '../openapi.ts';
 import { pageResponse } from '../pagination.ts';
-import { validate, withoutNul } from '../validate.ts';
+import { UNKNOWN_QUERY_PARAMETERS_REFUSED, validateQuery, withoutNul } from '../validate.ts';
 
 // GET /api/search/products/: parse and check the query, run core/catalog/search.ts, wrap the page.
 
@@ -59,8 +58,6 @@ const SearchQuery = PageQuery.extend({
   }
 });
 
-const knownParameters = new Set(Object.keys(SearchQuery.shape));
-
 const ProductHit = z
   .object({
     id: z.number().int(),
@@ -77,9 +74,7 @@ registry.registerPath({
   method: 'get',
   path: '/api/search/products/',
   summary: 'Search and filter products',
-  description:
-    'Unknown query parameters are refused with 400 (a misspelt filter would otherwise be silently ignored). ' +
-    'A page past the end is an empty page with the right count.',
+  description: `${UNKNOWN_QUERY_PARAMETERS_REFUSED} A page past the end is an empty page with the right count.`,
   tags: ['Search'],
   request: { query: SearchQuery },
   responses: {
@@ -92,11 +87,7 @@ export function searchRoutes(services: Services): Router {
   const router = new Router();
 
   router.get('/api/search/products/', async (ctx) => {
-    const unknown = Object.keys(ctx.query).filter((name) => !knownParameters.has(name));
-    if (unknown.length > 0) {
-      throw badRequest('The query is not valid.', unknown.map((name) => ({ path: name, message: 'Unknown query parameter' })));
-    }
-    const query = validate(SearchQuery, ctx.query, 'query');
+    const query = validateQuery(SearchQuery, ctx.query);
     const { count, results } = await searchProductsCached(services, {
       text: query.search,
       category: query.category,

@@ -3,7 +3,7 @@ import { listStores, storeInventory } from '../../core/catalog/stores.ts';
 import type { Services } from '../../core/services.ts';
 import { json, Money, PageQuery, pageOf, problemResponses, registry, z } from '../openapi.ts';
 import { pageResponse } from '../pagination.ts';
-import { validate, withoutNul } from '../validate.ts';
+import { UNKNOWN_QUERY_PARAMETERS_REFUSED, validate, validateQuery, withoutNul } from '../validate.ts';
 
 const Store = z
   .object({ id: z.number().int(), name: z.string(), city: z.string(), created_at: z.iso.datetime() })
@@ -48,7 +48,7 @@ registry.registerPath({
   method: 'get',
   path: '/stores/',
   summary: 'List stores',
-  description: 'Stores ordered by id, paginated.',
+  description: `Stores ordered by id, paginated. ${UNKNOWN_QUERY_PARAMETERS_REFUSED}`,
   tags: ['Stores'],
   request: { query: PageQuery },
   responses: {
@@ -61,7 +61,7 @@ registry.registerPath({
   method: 'get',
   path: '/stores/{id}/inventory/',
   summary: "A store's inventory",
-  description: 'The products the store lists with its stock, sorted by title (then product id), paginated.',
+  description: `The products the store lists with its stock, sorted by title (then product id), paginated. ${UNKNOWN_QUERY_PARAMETERS_REFUSED}`,
   tags: ['Stores'],
   request: { params: StorePath, query: InventoryQuery },
   responses: {
@@ -74,14 +74,14 @@ export function storesRoutes(services: Services): Router {
   const router = new Router();
 
   router.get('/stores/', async (ctx) => {
-    const { page, page_size } = validate(PageQuery, ctx.query, 'query');
+    const { page, page_size } = validateQuery(PageQuery, ctx.query);
     const { count, results } = await listStores(services.db, { page, pageSize: page_size });
     ctx.body = pageResponse(ctx, page, page_size, count, results);
   });
 
   router.get('/stores/:id/inventory/', async (ctx) => {
     const { id } = validate(StorePath, ctx.params, 'path');
-    const { page, page_size, in_stock, search } = validate(InventoryQuery, ctx.query, 'query');
+    const { page, page_size, in_stock, search } = validateQuery(InventoryQuery, ctx.query);
     const { count, results } = await storeInventory(services.db, id, {
       page,
       pageSize: page_size,
