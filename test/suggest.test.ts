@@ -147,6 +147,12 @@ describe('GET /api/search/suggest/', () => {
     });
   }
 
+  it('refuses an unknown query parameter with a 400 naming it (a limit is not taken, so it is not ignored either)', async () => {
+    const response = await app.request('/api/search/suggest/?q=app&limit=3');
+    expect(response.status).to.equal(400);
+    expect((await response.json()).errors).to.deep.equal([{ path: 'limit', message: 'Unknown query parameter' }]);
+  });
+
   it('accepts a q of exactly 64 characters', async () => {
     const { response, body } = await suggest(app, `  ${'q'.repeat(64)}  `);
     expect(response.status).to.equal(200);

@@ -8,7 +8,7 @@ import type { Services } from '../../core/services.ts';
 import { requireUser } from '../middleware/auth.ts';
 import { bearerAuth, json, Money, PageQuery, pageOf, problemResponses, registry, z } from '../openapi.ts';
 import { pageResponse } from '../pagination.ts';
-import { validate } from '../validate.ts';
+import { UNKNOWN_QUERY_PARAMETERS_REFUSED, validate, validateQuery } from '../validate.ts';
 
 // Orders are decided asynchronously by the order worker (core/orders/decide.ts). These routes
 // place, read, long-poll and cancel them; every one needs a Bearer token, and another user's
@@ -114,7 +114,7 @@ registry.registerPath({
   description:
     'Validates the order and queues it for a decision; once 202 is sent the order is stored and will be decided. ' +
     "Orders of one store are decided one at a time, in the order they were placed: all lines are reserved from the store's stock (CONFIRMED) or nothing is taken (REJECTED, with the short lines). " +
-    'A confirmed order is emailed to the customer.',
+    `A confirmed order is emailed to the customer. ${UNKNOWN_QUERY_PARAMETERS_REFUSED}`,
   tags: ['Orders'],
   security,
   request: { query: PlaceQuery, headers: IdempotencyHeaders, body: { required: true, ...json(PlaceOrderRequest) } },
@@ -132,7 +132,7 @@ registry.registerPath({
   method: 'get',
   path: '/orders/orders/',
   summary: 'My orders',
-  description: "The caller's orders, newest first, paginated.",
+  description: `The caller's orders, newest first, paginated. ${UNKNOWN_QUERY_PARAMETERS_REFUSED}`,
   tags: ['Orders'],
   security,
   request: { query: PageQuery },
@@ -142,7 +142,7 @@ registry.registerPath({
   method: 'get',
   path: '/orders/orders/{id}',
   summary: 'An order (optionally long-polling for its decision)',
-  description: 'With `wait`, the request is held until the order is decided or the time is up. Waiting does not poll the database: the worker notifies the web process when it decides.',
+  description: 'With `wait`, the request is held until the order is decided or the time is up. Waiting does not poll the database: the worker notifies the web process when it decides. ' + UNKNOWN_QUERY_PARAMETERS_REFUSED,
   tags: ['Orders'],
   security,
   request: { params: OrderPath, query: GetQuery },
@@ -155,7 +155,7 @@ registry.registerPath({
   description:
     "Queues the cancellation of a PENDING or CONFIRMED order. It is decided in the store's line, after every order and cancellation queued before it: " +
     "the order becomes CANCELLED and a confirmed order's stock goes back to the store. If the order's placement is rejected first, the cancellation changes nothing (the order stays REJECTED). " +
-    'Cancelling twice returns the stock once.',
+    `Cancelling twice returns the stock once. ${UNKNOWN_QUERY_PARAMETERS_REFUSED}`,
   tags: ['Orders'],
   security,
   request: { params: OrderPath, query: CancelQuery },
@@ -193,7 +193,7 @@ export function ordersRoutes(services: Services): Router {
   };
 
   router.post('/orders/orders/', auth, async (ctx) => {
-    const query = validate(PlaceQuery, ctx.query, 'query');
+    const query = validateQuery(PlaceQuery, ctx.query);
     const idempotencyKey = validate(IdempotencyKey, ctx.headers['idempotency-key'], 'Idempotency-Key header (1 to 255 characters)');
     const body = validate(PlaceOrderRequest, ctx.request.body, 'body');
     const placed = await services.placements.place({ userId: userId(ctx), request: body, idempotencyKey });
@@ -203,20 +203,20 @@ export function ordersRoutes(services: Services): Router {
   });
 
   router.get('/orders/orders/', auth, async (ctx) => {
-    const { page, page_size } = validate(PageQuery, ctx.query, 'query');
+    const { page, page_size } = validateQuery(PageQuery, ctx.query);
     const { count, results } = await listOrders(services.db, userId(ctx), page, page_size);
     ctx.body = pageResponse(ctx, page, page_size, count, results);
   });
 
   router.get('/orders/orders/:id', auth, async (ctx) => {
     const { id } = validate(OrderPath, ctx.params, 'path');
-    const query = validate(GetQuery, ctx.query, 'query');
+    const query = validateQuery(GetQuery, ctx.query);
     ctx.body = await wait(ctx, id, query.wait, decided);
   });
 
   router.post('/orders/orders/:id/cancel', auth, async (ctx) => {
     const { id } = validate(OrderPath, ctx.params, 'path');
-    const query = validate(CancelQuery, ctx.query, 'query');
+    const query = validateQuery(CancelQuery, ctx.query);
     await requestCancellation(services, userId(ctx), id);
     const order = await wait(ctx, id, query.wait, cancellationDecided);
     answer(ctx, cancellationDecided(order.status) ? 200 : 202, order);

@@ -5,7 +5,7 @@ import type { Services } from '../../core/services.ts';
 import { optionalUser } from '../middleware/auth.ts';
 import { clientNetwork, rateLimit } from '../middleware/rate-limit.ts';
 import { bearerAuth, json, problemResponses, rateLimitHeaders, registry, z } from '../openapi.ts';
-import { validate, withoutNul } from '../validate.ts';
+import { UNKNOWN_QUERY_PARAMETERS_REFUSED, validate, validateQuery, withoutNul } from '../validate.ts';
 
 const SuggestQuery = z.object({
   q: z
@@ -30,7 +30,7 @@ registry.registerPath({
     'start of a title word (`c++` finds "C++ Primer", not "Cable"). Cached until the ' +
     'catalog changes. Rate limited per user when a valid Bearer token is sent, else per ' +
     'client IP; every answer carries RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset while the counters (Redis) ' +
-    'can be reached; when they cannot, suggestions are served uncounted, without them.',
+    `can be reached; when they cannot, suggestions are served uncounted, without them. ${UNKNOWN_QUERY_PARAMETERS_REFUSED}`,
   tags: ['Search'],
   security: [{}, { [bearerAuth.name]: [] }],
   request: { query: SuggestQuery },
@@ -59,7 +59,7 @@ export function suggestRoutes(services: Services): Router {
   });
 
   router.get('/api/search/suggest/', limit, async (ctx) => {
-    const { q } = validate(SuggestQuery, ctx.query, 'query');
+    const { q } = validateQuery(SuggestQuery, ctx.query);
     ctx.type = 'json';
     ctx.body = `{"q":${JSON.stringify(q)},"suggestions":${suggestionsJson(await suggestTitles(services, q))}}`;
   });

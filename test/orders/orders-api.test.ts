@@ -91,6 +91,24 @@ describe('orders API', function () {
       }
       expect((await placeOrder(app, alice, shop.storeId, items, { headers: { 'Idempotency-Key': 'k'.repeat(256) } })).status).to.equal(400);
     });
+
+    it('refuses an unknown query parameter on every order endpoint, naming it (a misspelt wait would not wait)', async () => {
+      const orderId = await placed(app, alice, shop.storeId, [{ product_id: p0(), quantity_requested: 1 }]);
+      const ordersOfAlice = async () => Number((await app.services.db('orders').where({ user_id: alice.id }).count('* as count'))[0]!.count);
+      const before = await ordersOfAlice();
+      const requests = [
+        placeOrder(app, alice, shop.storeId, [{ product_id: p0(), quantity_requested: 1 }], { query: '?wiat=5' }),
+        app.request('/orders/orders/?wiat=5', { token: alice.token }),
+        app.request(`/orders/orders/${orderId}?wiat=5`, { token: alice.token }),
+        app.request(`/orders/orders/${orderId}/cancel?wiat=5`, { method: 'POST', token: alice.token }),
+      ];
+      for (const response of await Promise.all(requests)) {
+        expect(response.status).to.equal(400);
+        expect((await response.json()).errors).to.deep.equal([{ path: 'wiat', message: 'Unknown query parameter' }]);
+      }
+      expect(await ordersOfAlice()).to.equal(before); // nothing placed
+      expect(((await (await app.request(`/orders/orders/${orderId}`, { token: alice.token })).json()) as { status: string }).status).to.equal('PENDING'); // nor cancelled
+    });
   });
 
   describe('authentication (401)', () => {
