@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import jwt from 'jsonwebtoken';
@@ -280,6 +280,40 @@ describe('auth', () => {
       const { refreshToken } = await loggedIn();
       const replies = await Promise.all([1, 2, 3, 4, 5].map(() => refresh(refreshToken)));
       expect(replies.map((reply) => reply.status).sort()).to.deep.equal([200, 401, 401, 401, 401]);
+    });
+
+    it('deletes the expired tokens of its family (all but the first), and every token still works or is refused as before', async () => {
+      const { account, refreshToken } = await loggedIn();
+      const second = (await refresh(refreshToken)).body.refresh;
+      const third = (await refresh(second)).body.refresh;
+      const fourth = (await refresh(third)).body.refresh;
+      const ids = (await app.services.db('refresh_tokens').where('user_id', account.id).orderBy('id')).map((row) => row.id as number);
+      expect(ids).to.have.length(4);
+      // The three used tokens expire (the first is also the family's lock).
+      await app.services.db('refresh_tokens').whereIn('id', ids.slice(0, 3)).update({ expires_at: new Date(Date.now() - 1000) });
+      const fifth = (await refresh(fourth)).body.refresh;
+      const left = (await app.services.db('refresh_tokens').where('user_id', account.id).orderBy('id')).map((row) => row.id as number);
+      expect(left).to.deep.equal([ids[0], ids[3], left[2]]); // the lock, the fourth (used now) and the fifth
+      expect((await refresh(fifth)).status).to.equal(200); // the family lives on
+      expectProblem(await refresh(fourth), 401); // a reuse of an unexpired used token is still caught...
+      expectProblem(await refresh(fifth), 401); // ...and revokes the family
+    });
+
+    it('a login deletes the user\'s sessions whose every token has expired, and no other', async () => {
+      const { account, refreshToken: dead } = await loggedIn();
+      const live = (await logIn(account.username, account.password)).body.refresh as string;
+      const familyOf = async (token: string) => (await app.services.db('refresh_tokens').where('token_hash', createHash('sha256').update(token).digest('hex')).first())?.family_id as string | undefined;
+      const deadFamily = await familyOf(dead);
+      await app.services.db('refresh_tokens').where('family_id', deadFamily).update({ expires_at: new Date(Date.now() - 1000) });
+      const other = await register(); // another user's expired session is not this login's to delete
+      const othersDead = (await logIn(other.username, other.password)).body.refresh as string;
+      await app.services.db('refresh_tokens').where('user_id', other.id).update({ expires_at: new Date(Date.now() - 1000) });
+
+      await logIn(account.username, account.password);
+      expect(await app.services.db('refresh_tokens').where('family_id', deadFamily)).to.have.length(0);
+      expect(await familyOf(othersDead)).to.be.a('string');
+      expect((await refresh(live)).status).to.equal(200);
+      expectProblem(await refresh(dead), 401);
     });
 
     it('refuses an unknown token with 401', async () => {

@@ -10,6 +10,9 @@ import type { Services } from '../services.ts';
 // Each login starts a family; each refresh marks the presented token used and issues the next one
 // in the same family. A used token coming back means two parties hold it (one of them a thief),
 // so the whole family is revoked and its owner has to log in again.
+// Nothing outlives its use: a rotation deletes its family's expired tokens (all but the first, the
+// family's lock), and a login deletes its user's families whose every token has expired, so the
+// table holds about one live session's worth of rows per session instead of every token ever issued.
 
 type Deps = Pick<Services, 'db' | 'config' | 'log'>;
 
@@ -20,9 +23,16 @@ export interface Rotated {
 
 type Outcome = Rotated | { refused: 'invalid' } | { refused: 'reused'; userId: number; familyId: string };
 
-/** Starts a new family (a login) and returns its first token. */
-export function issueRefreshToken(deps: Deps, userId: number): Promise<string> {
-  return insertToken(deps.db, userId, randomUUID(), deps.config.REFRESH_TOKEN_TTL_SECONDS);
+/** Starts a new family (a login) and returns its first token; the user's dead families go. */
+export async function issueRefreshToken(deps: Deps, userId: number): Promise<string> {
+  // A rotation of a family being deleted holds its lock row first, so this waits for it; one
+  // waiting for the lock row finds the row gone and its token with it: refused, as expired.
+  await deps.db.raw(
+    `DELETE FROM refresh_tokens WHERE user_id = :userId AND family_id IN (
+       SELECT family_id FROM refresh_tokens WHERE user_id = :userId GROUP BY family_id HAVING max(expires_at) < now())`,
+    { userId },
+  );
+  return await insertToken(deps.db, userId, randomUUID(), deps.config.REFRESH_TOKEN_TTL_SECONDS);
 }
 
 /**
@@ -55,6 +65,8 @@ export async function rotateRefreshToken(deps: Deps, token: string): Promise<Rot
     await RefreshToken.query(trx).findById(row.id).patch({ used_at: now });
     const user = await User.query(trx).findById(row.user_id).select('is_staff').throwIfNotFound();
     const refresh = await insertToken(trx, row.user_id, row.family_id, deps.config.REFRESH_TOKEN_TTL_SECONDS);
+    // An expired token is refused whatever it says, reuse included: its row has no use left.
+    await RefreshToken.query(trx).where('family_id', row.family_id).where('expires_at', '<', now).whereNot('id', presented.lockId).delete();
     return { user: { id: row.user_id, isStaff: user.is_staff }, refresh };
   });
   if (!('refused' in outcome)) return outcome;
@@ -79,14 +91,17 @@ export async function revokeRefreshTokenFamily(deps: Pick<Deps, 'db'>, token: st
 }
 
 /**
- * The presented token's row (id and family), after locking its family's first token, the lock
- * that every rotation and revocation of the family takes first; undefined for an unknown token.
+ * The presented token's row (id and family), after locking its family's first token (lockId), the
+ * lock that every rotation and revocation of the family takes first; undefined for an unknown token
+ * (or one whose family is gone).
  */
-async function lockFamilyOf(trx: Knex.Transaction, token: string): Promise<{ id: number; family_id: string } | undefined> {
+async function lockFamilyOf(trx: Knex.Transaction, token: string): Promise<{ id: number; family_id: string; lockId: number } | undefined> {
   const presented = await RefreshToken.query(trx).select('id', 'family_id').where('token_hash', sha256(token)).first();
   if (!presented) return undefined;
-  await RefreshToken.query(trx).select('id').where('family_id', presented.family_id).orderBy('id').first().forUpdate();
-  return presented;
+  const lock = await RefreshToken.query(trx).select('id').where('family_id', presented.family_id).orderBy('id').first().forUpdate();
+  // No first token left: a login deleted the family (every token expired) while we waited for it.
+  if (!lock) return undefined;
+  return { id: presented.id, family_id: presented.family_id, lockId: lock.id };
 }
 
 async function insertToken(db: Knex, userId: number, familyId: string, ttlSeconds: number): Promise<string> {
