@@ -38,7 +38,7 @@ describe('graceful shutdown (SIGTERM)', function () {
       const url = `http://127.0.0.1:${port}`;
       await waitUntil('the web process to listen', () => fetch(`${url}/healthz`).then((r) => r.ok, () => false), 30_000);
       const longPoll = fetch(`${url}/orders/orders/${order!.id}?wait=60`, { headers: { Authorization: `Bearer ${shopper.token}` } });
-      await new Promise((resolve) => setTimeout(resolve, 1000)); // the request is in and waiting
+      await waitUntil('the long-poll to be waiting', async () => /^order_long_polls_waiting 1$/m.test(await (await fetch(`${url}/metrics`)).text()), 30_000);
       web.kill('SIGTERM');
       // Held to the end of its wait, it would outlast this test's timeout.
       const response = await longPoll;

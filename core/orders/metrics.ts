@@ -1,4 +1,4 @@
-import { Counter, Histogram } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import type { OrderStatus } from '../models/order.ts';
 
 // Orders decided by this process, by outcome (in the global prom-client registry, which worker
@@ -23,4 +23,15 @@ const placementBatch = new Histogram({
 
 export function recordPlacementBatch(orders: number): void {
   placementBatch.observe(orders);
+}
+
+// Long-polls (`?wait=`) this web process holds open, waiting for a decision: each holds a socket,
+// not a database connection (one LISTEN connection wakes them all).
+const longPolls = new Gauge({
+  name: 'order_long_polls_waiting',
+  help: 'Order requests (?wait=) this web process holds, waiting for a decision',
+});
+
+export function recordLongPollsWaiting(waiting: number): void {
+  longPolls.set(waiting);
 }

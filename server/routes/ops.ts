@@ -1,5 +1,6 @@
 import Router from '@koa/router';
 import type { Services } from '../../core/services.ts';
+import { recordLongPollsWaiting } from '../../core/orders/metrics.ts';
 import { refreshQueueMetrics } from '../../core/queue-metrics.ts';
 import { checkReadiness } from '../../core/readiness.ts';
 import { metricsRegistry } from '../middleware/metrics.ts';
@@ -29,7 +30,7 @@ registry.registerPath({
 registry.registerPath({
   method: 'get',
   path: '/metrics',
-  summary: 'Prometheus metrics: HTTP latency, orders decided, placement batches, job queue backlogs',
+  summary: 'Prometheus metrics: HTTP latency, orders decided, placement batches, long-polls waiting, job queue backlogs',
   tags: ['Operations'],
   responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } } },
 });
@@ -51,6 +52,7 @@ export function opsRoutes(services: Services): Router {
   router.get('/metrics', async (ctx) => {
     // The other metrics are worth serving when the database is not: the backlog is then left out.
     await refreshQueueMetrics(services.boss).catch((error: unknown) => services.log.warn({ err: error }, 'job queue backlog not read for /metrics'));
+    recordLongPollsWaiting(services.orderEvents.waiting);
     ctx.type = metricsRegistry.contentType;
     ctx.body = await metricsRegistry.metrics();
   });
