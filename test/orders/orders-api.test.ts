@@ -287,6 +287,24 @@ describe('orders API', function () {
       expect((await response.json()).status).to.equal('CONFIRMED');
     });
 
+    it('GET ?wait reads the order when it starts and when its time is up, and never in between (no polling)', async () => {
+      const { storeId, productIds } = await createShop(app.services.db, [5]);
+      const id = await placed(app, alice, storeId, [{ product_id: productIds[0]!, quantity_requested: 1 }]);
+      const statements: string[] = [];
+      const record = (query: { sql: string }) => statements.push(query.sql);
+      app.services.db.on('query', record);
+      try {
+        await app.request(`/orders/orders/${id}`, { token: alice.token });
+        const oneRead = statements.length;
+        expect(oneRead).to.be.above(0);
+        const held = await app.request(`/orders/orders/${id}?wait=3`, { token: alice.token }); // nothing decides it
+        expect((await held.json()).status).to.equal('PENDING');
+        expect(statements.length).to.equal(3 * oneRead); // the plain read, then the wait's first and last
+      } finally {
+        app.services.db.off('query', record);
+      }
+    });
+
     it('GET ?wait still wakes up after its LISTEN connection was cut', async function () {
       this.timeout(40_000);
       const { storeId, productIds } = await createShop(app.services.db, [5]);
