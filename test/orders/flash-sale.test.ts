@@ -1,16 +1,26 @@
 import { expect } from 'chai';
+import { freePort } from '../support/free-port.ts';
 import { startTestApp, type TestApp } from '../support/test-app.ts';
-import { spawnWorkerProcess, type WorkerProcess } from '../support/workers.ts';
-import { allDecided, createShop, createShopper, ledgerOf, placeOrder, stockOf } from './fixtures.ts';
+import { ordersDecidedBy, spawnWorkerProcess, untilWorking, type WorkerProcess } from '../support/workers.ts';
+import { allDecided, createShop, createShopper, ledgerOf, placeOrder, stockOf, waitUntil } from './fixtures.ts';
+
+const sum = (counts: Record<string, number>) => Object.values(counts).reduce((total, count) => total + count, 0);
 
 describe('flash sale: 400 concurrent orders for 100 units, two worker processes', function () {
   this.timeout(240_000);
   let app: TestApp;
   let workers: WorkerProcess[] = [];
+  let metricsPorts: number[] = [];
 
   before(async () => {
     app = await startTestApp();
-    workers = await Promise.all([spawnWorkerProcess(), spawnWorkerProcess()]);
+    metricsPorts = [await freePort(), await freePort()];
+    // Small turns (5 orders at most, against the default 200, which could take the whole sale in
+    // two turns), so that the store's one lane passes between the two processes many times and
+    // both of them really decide, each waiting for the other's turn to commit.
+    workers = await Promise.all(metricsPorts.map((port) => spawnWorkerProcess({ ORDER_BATCH_SIZE: '5', METRICS_PORT: String(port) })));
+    // Spawned is not working: without this, one process that never came up would go unnoticed.
+    await Promise.all(workers.map((worker) => untilWorking(app.services.boss, worker)));
   });
   after(async () => {
     await Promise.all(workers.map((worker) => worker.stop()));
@@ -31,6 +41,9 @@ describe('flash sale: 400 concurrent orders for 100 units, two worker processes'
     expect(new Set(ids).size).to.equal(400);
 
     await allDecided(db, ids, 180_000);
+    // Both processes were there to the end: one that crashed mid-sale would leave the other to
+    // finish alone, and every check below but the counters would still hold.
+    expect(workers.map((worker) => worker.hasExited()), 'worker processes exited during the sale').to.deep.equal([false, false]);
     const orders: { id: number; status: string; rejection: unknown }[] = await db('orders').whereIn('id', ids).select('id', 'status', 'rejection');
     const confirmed = orders.filter((order) => order.status === 'CONFIRMED');
     const rejected = orders.filter((order) => order.status === 'REJECTED');
@@ -53,5 +66,18 @@ describe('flash sale: 400 concurrent orders for 100 units, two worker processes'
     // Every job of the store's lane is finished.
     const left = await app.services.boss.findJobs('orders', { key: `store-${storeId}`, queued: true });
     expect(left).to.have.length(0);
+
+    // Both processes decided part of the sale, and together each order once. A turn's decisions
+    // are counted just after it commits, so the counters are read until they add up.
+    const counts = await waitUntil('both workers to count their decisions', async () => {
+      const each = await Promise.all(metricsPorts.map((port) => ordersDecidedBy(port)));
+      return each.every((counts) => counts !== null) && each.reduce((total, counts) => total + sum(counts!), 0) >= 400 && (each as Record<string, number>[]);
+    });
+    expect(counts.map(sum).every((decided) => decided > 0), `decided per worker: ${counts.map(sum).join(', ')}`).to.equal(true);
+    expect(counts.reduce((total, counts) => total + sum(counts), 0)).to.equal(400);
+    expect(counts.reduce((total, counts) => total + (counts.CONFIRMED ?? 0), 0)).to.equal(100);
+
+    // Both shut down cleanly (SIGTERM: finish the turn in hand, then exit 0), not crashed.
+    expect(await Promise.all(workers.map((worker) => worker.stop()))).to.deep.equal([0, 0]);
   });
 });

@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
+import type { PgBoss } from 'pg-boss';
 import { SMTPServer } from 'smtp-server';
 import { loadConfig, type Config } from '../../core/config.ts';
 import { createLogger } from '../../core/logger.ts';
 import { projectRoot } from '../../core/paths.ts';
+import { ORDERS_QUEUE } from '../../core/queue.ts';
 import { openServices, type OpenServices } from '../../core/services.ts';
 import { startWorkers, WORKER_QUEUES, type WorkerQueue } from '../../workers/start.ts';
 import { testEnvironment } from './environment.ts';
@@ -35,6 +37,8 @@ export async function startWorkersInProcess(overrides: Partial<Record<keyof Conf
 
 export interface WorkerProcess {
   pid: number;
+  /** The process has exited (whatever the reason): a crash shows here before any timeout. */
+  hasExited(): boolean;
   /** SIGKILL: no shutdown at all, as in a crash or an OOM kill. */
   kill(): Promise<void>;
   /** SIGTERM and wait for the graceful exit; its exit code (0 for a clean shutdown). */
@@ -61,11 +65,40 @@ export async function spawnWorkerProcess(env: Record<string, string> = {}, queue
   };
   return {
     pid: child.pid!,
+    hasExited: () => child.exitCode !== null || child.signalCode !== null,
     kill: async () => {
       await signal('SIGKILL');
     },
     stop: () => signal('SIGTERM'),
   };
+}
+
+/**
+ * Waits until a spawned worker process is registered in pg-boss's instance registry, live, with a
+ * worker on `queue`: a spawned process is not yet one that works, and a test about several
+ * workers proves nothing if one never got that far. Fails at once if the process exits first.
+ */
+export async function untilWorking(boss: PgBoss, worker: WorkerProcess, queue: string = ORDERS_QUEUE, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (worker.hasExited()) throw new Error(`worker process ${worker.pid} exited before it was working ${queue}`);
+    const instances = await boss.getInstances();
+    if (instances.some((instance) => instance.live && instance.pid === worker.pid && instance.workers.some((w) => w.queue === queue))) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for worker process ${worker.pid} to work ${queue}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * A worker process's orders_decided_total, by status, read from its METRICS_PORT (0 for a status
+ * it has not counted; null while it does not answer yet).
+ */
+export async function ordersDecidedBy(metricsPort: number): Promise<Record<string, number> | null> {
+  const text = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((response) => (response.ok ? response.text() : null), () => null);
+  if (text === null) return null;
+  const counts: Record<string, number> = {};
+  for (const [, status, value] of text.matchAll(/^orders_decided_total\{status="(\w+)"\} (\d+)$/gm)) counts[status!] = Number(value);
+  return counts;
 }
 
 /** A real SMTP server that accepts every message and keeps none. */
