@@ -18,7 +18,10 @@ export class JsonClient {
 
   constructor(baseUrl: string, concurrency: number) {
     this.baseUrl = new URL(baseUrl);
-    this.agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+    // An idle pooled socket is dropped after 2 s, before the server's 5 s keep-alive timeout
+    // closes it: a request sent on a socket the server is closing just then fails with "socket
+    // hang up" (seen once, after the pause between two phases).
+    this.agent = new Agent({ keepAlive: true, maxSockets: concurrency, timeout: 2000 });
   }
 
   send(method: string, path: string, body?: unknown, token?: string): Promise<HttpResult> {
