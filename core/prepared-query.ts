@@ -15,40 +15,60 @@ import type { Db } from './db.ts';
 export interface Statement {
   text: string;
   values: unknown[];
-  /**
-   * Prepare the statement and keep its plan: one plan serves every value of the parameters, and
-   * the text is one of the few run often (a name, once given, is kept by the process).
-   */
+  /** Prepare the statement and keep its plan: one plan serves every value of the parameters. */
   prepare: boolean;
+  /**
+   * The text is one of very many a client can ask for (search-statement.ts: a deep page): it is
+   * named only from a small share of the names, so that such texts cannot use up the names the
+   * common ones need.
+   */
+  rare: boolean;
+}
+
+interface Names {
+  /** Statement texts named so far, and their names. */
+  byText: Map<string, string>;
+  /** How many of them are rare. */
+  rare: number;
 }
 
 /**
- * Statement texts named so far, per pool (a process has one; each test app has its own, as it
- * has its own connections); each connection prepares a name on first use.
+ * The names given so far, per pool (a process has one; each test app has its own, as it has its
+ * own connections); each connection prepares a name on first use.
  */
-const namesByDb = new WeakMap<Db, Map<string, string>>();
+const namesByDb = new WeakMap<Db, Names>();
 /**
  * Every connection keeps each statement it prepared, with its plans (about 200 kB in PostgreSQL
  * for a search statement), until it closes; so only the first texts seen are named and later ones
- * run unnamed, planned every time. The shapes a client can combine are many, the ones in use few;
- * callers leave rare texts unprepared (search-statement.ts: deep pages) so they cannot use up names.
+ * run unnamed, planned every time. The shapes a client can combine are many, the ones in use few.
+ * A crawler asking for page 1, 2, ... 64 of one search took every name, and then no search was
+ * prepared any more: rare texts get at most MAX_RARE of the names.
  */
 const MAX_NAMED_STATEMENTS = 64;
+const MAX_RARE = 16;
 
-function namesOf(db: Db): Map<string, string> {
+function namesOf(db: Db): Names {
   let names = namesByDb.get(db);
-  if (names === undefined) namesByDb.set(db, (names = new Map()));
+  if (names === undefined) namesByDb.set(db, (names = { byText: new Map(), rare: 0 }));
   return names;
+}
+
+/** The statement's name: the one it was given, a new one while names are left for it, else none. */
+function nameFor(db: Db, statement: Statement): string | undefined {
+  if (!statement.prepare) return undefined;
+  const names = namesOf(db);
+  const given = names.byText.get(statement.text);
+  if (given !== undefined) return given;
+  if (names.byText.size >= MAX_NAMED_STATEMENTS || (statement.rare && names.rare >= MAX_RARE)) return undefined;
+  const name = `prepared_${names.byText.size + 1}`;
+  names.byText.set(statement.text, name);
+  if (statement.rare) names.rare += 1;
+  return name;
 }
 
 export async function runStatement<Row>(db: Db, statement: Statement): Promise<Row[]> {
   const { text, values } = statement;
-  const names = namesOf(db);
-  let name = statement.prepare ? names.get(text) : undefined;
-  if (name === undefined && statement.prepare && names.size < MAX_NAMED_STATEMENTS) {
-    name = `prepared_${names.size + 1}`;
-    names.set(text, name);
-  }
+  const name = nameFor(db, statement);
   // knex's own event, so that whatever observes knex's queries (bench/search-plans.ts) sees these.
   db.emit('query', { sql: text, bindings: values, prepared: name !== undefined });
   const connection = await db.client.acquireConnection();

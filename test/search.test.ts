@@ -445,22 +445,29 @@ describe('prepared search statements after a crawler pages deep', function () {
   });
   after(() => app.close());
 
-  it('still prepares a common first-page search', async () => {
-    // More pages than the process has names; each page's LIMIT/OFFSET makes a text of its own.
-    for (let page = 1; page <= 80; page += 1) {
-      expect((await app.request(`/api/search/products/?ordering=title&page=${page}`)).status).to.equal(200);
-    }
+  /** Whether the one statement that `path` runs is one PostgreSQL holds prepared. */
+  async function runsPrepared(path: string): Promise<boolean> {
     const statements: string[] = [];
     const record = (query: { sql: string }) => statements.push(query.sql);
     app.services.db.on('query', record);
     try {
-      expect((await app.request('/api/search/products/?search=iphone&ordering=price')).status).to.equal(200);
+      expect((await app.request(path)).status).to.equal(200);
     } finally {
       app.services.db.off('query', record);
     }
     expect(statements).to.have.length(1);
     const prepared = await app.services.db.raw('SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement = ANY(?)', [statements]);
-    expect(prepared.rows[0].n).to.equal(1);
+    return prepared.rows[0].n === 1;
+  }
+
+  it('prepares a deep page too while names are left for them, and a common first-page search after any crawl', async () => {
+    expect(await runsPrepared('/api/search/products/?ordering=-price&page=50')).to.equal(true);
+    // More pages than the process has names; each page's LIMIT/OFFSET makes a text of its own.
+    for (let page = 1; page <= 80; page += 1) {
+      expect((await app.request(`/api/search/products/?ordering=title&page=${page}`)).status).to.equal(200);
+    }
+    expect(await runsPrepared('/api/search/products/?search=iphone&ordering=price')).to.equal(true);
+    expect(await runsPrepared('/api/search/products/?ordering=newest&page=77')).to.equal(false); // the deep pages' share is spent
   });
 });
 

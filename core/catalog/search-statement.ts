@@ -135,14 +135,14 @@ export function searchStatement(search: ProductSearch, match: TextMatch | null):
     `WITH ${ctes}page AS MATERIALIZED (${page}) ` +
     `SELECT meta.total, meta.store_known, r.* FROM (SELECT ${count} AS total, ${storeKnown} AS store_known) meta ` +
     `LEFT JOIN (${rows}) r ON true ORDER BY ${order.orderBy.replace(/(^|, )(\w+)/g, '$1r.$2')}`;
-  return { text, values: parameters.values, prepare: planSuitsEveryValue(search, match, catalogFilters) && isCommonPage(search) };
+  return { text, values: parameters.values, prepare: planSuitsEveryValue(search, match, catalogFilters), rare: !isCommonPage(search) };
 }
 
 // LIMIT and OFFSET in the text make every page and page size a statement of its own, and the
 // process names only so many (core/prepared-query.ts): a crawler asking for page 1, 2, ... 64
-// took every name, and then no search was prepared any more. Only the pages shoppers mostly ask
-// for are named: the first few, at the API's default size (20, server/openapi.ts) or a round one
-// a page-size picker offers. The rest are planned every time, as any unnamed statement is.
+// took every name, and then no search was prepared any more. The pages shoppers mostly ask for
+// are common: the first few, at the API's default size (20, server/openapi.ts) or a round one a
+// page-size picker offers. The rest are rare: named only from a small share of the names.
 const PREPARED_PAGES = 3;
 const PREPARED_PAGE_SIZES: ReadonlySet<number> = new Set([10, 20, 50, 100]);
 
