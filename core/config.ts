@@ -1,5 +1,10 @@
 import { z } from 'zod';
 
+/** An optional setting for which an empty value (as `${NAME:-}` in docker-compose.yml gives) is unset. */
+function emptyIsUnset<T extends z.ZodType>(schema: T) {
+  return z.preprocess((value) => (value === '' ? undefined : value), schema.optional());
+}
+
 // Every setting the service reads from the environment, parsed once at start-up so a typo
 // fails loudly here instead of deep inside a request. `.env.example` documents each one.
 const envSchema = z.object({
@@ -33,14 +38,11 @@ const envSchema = z.object({
   LOGIN_RATE_LIMIT_PER_15_MINUTES: z.coerce.number().int().positive().default(10),
   // Each registration hashes a password (argon2id, tens of ms of CPU) and creates an account.
   REGISTER_RATE_LIMIT_PER_HOUR: z.coerce.number().int().positive().default(20),
-  // Unset (or empty, as `${SMTP_URL:-}` in docker-compose.yml gives): confirmation emails are
+  // Unset (or empty): confirmation emails are
   // written to .data/mail/ instead of sent, which a mailer refuses in production
   // (workers/main.ts). Checked here so that a malformed URL (a password with an unescaped / or #)
   // is reported without its value: nodemailer's own error would carry the whole URL into the log.
-  SMTP_URL: z.preprocess(
-    (value) => (value === '' ? undefined : value),
-    z.url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL, with the user and password percent-encoded' }).optional(),
-  ),
+  SMTP_URL: emptyIsUnset(z.url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL, with the user and password percent-encoded' })),
   MAIL_FROM: z.string().default('Shop <orders@shop.local>'),
   // Largest JSON body a client may send; larger bodies get 413. In bytes, kb or mb: the parser
   // behind koa-body reads `1m` as 1 byte and a typo as no limit at all.
@@ -52,14 +54,9 @@ const envSchema = z.object({
   // built on it. Unset, they are built on the request's Host (X-Forwarded-Host/-Proto behind
   // TRUST_PROXY), which the client writes: a cache shared by clients could hand one client's
   // links to the others.
-  // An empty value (as `${PUBLIC_URL:-}` in docker-compose.yml gives) is unset.
   // An origin only: the links keep the request's path, so a path prefix here would be dropped.
-  PUBLIC_URL: z.preprocess(
-    (value) => (value === '' ? undefined : value),
-    z
-      .url({ protocol: /^https?$/ })
-      .refine((url) => /^https?:\/\/[^/?#]+\/?$/.test(url), 'must be an origin (scheme, host and port), with no path, query or fragment')
-      .optional(),
+  PUBLIC_URL: emptyIsUnset(
+    z.url({ protocol: /^https?$/ }).refine((url) => /^https?:\/\/[^/?#]+\/?$/.test(url), 'must be an origin (scheme, host and port), with no path, query or fragment'),
   ),
   // Turns one worker process runs at the same time (each holds a database connection while it
   // decides), and the most stores one turn decides together (core/orders/decide.ts).

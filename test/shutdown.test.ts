@@ -5,7 +5,7 @@ import { createShop, createShopper, waitUntil, type Shopper } from './orders/fix
 import { testEnvironment } from './support/environment.ts';
 import { freePort } from './support/free-port.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
-import { spawnWorkerProcess } from './support/workers.ts';
+import { spawnWorkerProcess, untilWorking } from './support/workers.ts';
 
 // A deploy stops processes with SIGTERM. A web process answers its long-polls at once (with the
 // order as it is) instead of holding them, and the client polls again on another process; worker
@@ -52,7 +52,7 @@ describe('graceful shutdown (SIGTERM)', function () {
 
   it('a worker process exits 0', async () => {
     const worker = await spawnWorkerProcess();
-    await waitUntil('the worker to be working', async () => (await app.services.boss.getInstances()).some((instance) => instance.live && instance.workers.length > 0 && instance.pid === worker.pid), 30_000);
+    await untilWorking(app.services.boss, worker);
     expect(await worker.stop()).to.equal(0);
   });
 });

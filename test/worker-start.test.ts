@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { createServer, type Server } from 'node:net';
+import { everyInstance } from '../core/queue-metrics.ts';
 import { testEnvironment } from './support/environment.ts';
 import { runToExit } from './support/run-to-exit.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
@@ -38,7 +39,7 @@ describe('a worker process that cannot work as configured', function () {
       const pid = Number(/"pid":(\d+)/.exec(output)?.[1]);
       expect(pid, output).to.be.above(0);
       // pg-boss registers each instance it starts: this one never started.
-      expect((await app.services.boss.getInstances()).map((instance) => instance.pid)).not.to.include(pid);
+      expect((await everyInstance(app.services.boss)).map((instance) => instance.pid)).not.to.include(pid);
     } finally {
       await new Promise((resolve) => taken.close(resolve));
     }

@@ -47,9 +47,10 @@ export function memoryCounters(durationMs: number): Map<string, { reset?: number
  * addresses, so counting each address alone would limit nobody.
  */
 export function clientNetwork(ip: string): string {
-  if (!ipaddr.isValid(ip.split('%')[0]!)) return ip;
+  const withoutZone = ip.split('%')[0]!; // fe80::1%eth0
+  if (!ipaddr.isValid(withoutZone)) return ip;
   // process() reads an IPv4-mapped IPv6 address, in any spelling, as the IPv4 client it is.
-  const address = ipaddr.process(ip.split('%')[0]!); // without a zone (fe80::1%eth0)
+  const address = ipaddr.process(withoutZone);
   if (address.kind() === 'ipv4') return address.toString();
   return `${(address as ipaddr.IPv6).parts.slice(0, 4).map((part) => part.toString(16)).join(':')}::/64`;
 }

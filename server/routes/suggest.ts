@@ -5,7 +5,7 @@ import type { Services } from '../../core/services.ts';
 import { optionalUser } from '../middleware/auth.ts';
 import { clientNetwork, rateLimit } from '../middleware/rate-limit.ts';
 import { bearerAuth, json, problemResponses, rateLimitHeaders, registry, z } from '../openapi.ts';
-import { UNKNOWN_QUERY_PARAMETERS_REFUSED, validate, validateQuery, withoutNul } from '../validate.ts';
+import { UNKNOWN_QUERY_PARAMETERS_REFUSED, validateQuery, withoutNul } from '../validate.ts';
 
 const SuggestQuery = z.object({
   q: z

@@ -6,8 +6,10 @@ import { loadConfig, type Config } from '../../core/config.ts';
 import { createLogger } from '../../core/logger.ts';
 import { projectRoot } from '../../core/paths.ts';
 import { ORDERS_QUEUE } from '../../core/queue.ts';
+import { everyInstance } from '../../core/queue-metrics.ts';
 import { openServices, type OpenServices } from '../../core/services.ts';
 import { startWorkers, WORKER_QUEUES, type WorkerQueue } from '../../workers/start.ts';
+import { waitUntil } from '../orders/fixtures.ts';
 import { testEnvironment } from './environment.ts';
 
 // Job workers for tests, started exactly as production starts them: in this process through
@@ -79,14 +81,10 @@ export async function spawnWorkerProcess(env: Record<string, string> = {}, queue
  * workers proves nothing if one never got that far. Fails at once if the process exits first.
  */
 export async function untilWorking(boss: PgBoss, worker: WorkerProcess, queue: string = ORDERS_QUEUE, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  await waitUntil(`worker process ${worker.pid} to work ${queue}`, async () => {
     if (worker.hasExited()) throw new Error(`worker process ${worker.pid} exited before it was working ${queue}`);
-    const instances = await boss.getInstances();
-    if (instances.some((instance) => instance.live && instance.pid === worker.pid && instance.workers.some((w) => w.queue === queue))) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for worker process ${worker.pid} to work ${queue}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+    return (await everyInstance(boss)).some((instance) => instance.live && instance.pid === worker.pid && instance.workers.some((w) => w.queue === queue));
+  }, timeoutMs);
 }
 
 /**
